@@ -1,0 +1,20 @@
+using System.CommandLine;
+
+namespace Surgeon.Cli.Commands;
+
+/// <summary>Arguments and options several commands share.</summary>
+internal static class CommonOptions
+{
+    public static Argument<string> Model() => new("MODEL")
+    {
+        Description = "Model file (.h5, .keras, architecture .json, TensorFlow.js model.json) or TensorFlow.js folder.",
+    };
+
+    public static Option<string?> Weights() => new("--weights")
+    {
+        Description = "Weights-only HDF5 file, for a MODEL that is an architecture JSON.",
+    };
+
+    public static KerasModel Load(ParseResult parse, Argument<string> model, Option<string?> weights) =>
+        KerasFile.Load(parse.GetRequiredValue(model), new LoadOptions { WeightsPath = parse.GetValue(weights) });
+}

@@ -1,0 +1,3 @@
+using Surgeon.Cli;
+
+return CliApp.Run(args, Console.Out, Console.Error);
