@@ -100,8 +100,8 @@ public static class KerasFile
             format = Path.GetExtension(path).Equals(".keras", StringComparison.OrdinalIgnoreCase) ? SaveFormat.KerasArchive : SaveFormat.LegacyHdf5;
         AtomicFile.Write(path, temp =>
         {
-            if (format == SaveFormat.KerasArchive) KerasArchiveWriter.Write(model, temp);
-            else LegacyH5Writer.Write(model, temp);
+            if (format == SaveFormat.KerasArchive) KerasArchiveWriter.Write(model, temp, path);
+            else LegacyH5Writer.Write(model, temp, path);
         });
     }
 

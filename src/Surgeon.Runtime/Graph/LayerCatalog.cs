@@ -24,6 +24,7 @@ public static class LayerCatalog
         "Embedding", "SimpleRNN", "GRU", "LSTM", "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D", "Bidirectional", "TimeDistributed",
         "Attention", "AdditiveAttention", "MultiHeadAttention", "Masking", "Rescaling", "Normalization",
         "Sequential", "Functional", "Model",
+        "LocallyConnected1D", "LocallyConnected2D",
         // Keras 1 names
         "Convolution1D", "Convolution2D", "Convolution3D", "Merge", "TimeDistributedDense",
     };
@@ -53,7 +54,7 @@ public static class LayerCatalog
         string[] WithBias(params string[] names) => Flag("use_bias") ? names.Append("bias").ToArray() : names;
         switch (className)
         {
-            case "Dense":
+            case "Dense" or "LocallyConnected1D" or "LocallyConnected2D":
             case "Conv1D" or "Conv2D" or "Conv3D" or "Conv1DTranspose" or "Conv2DTranspose" or "Conv3DTranspose":
                 return WithBias("kernel");
             case "DepthwiseConv1D" or "DepthwiseConv2D":
@@ -112,6 +113,8 @@ public static class LayerCatalog
                 return Flag("use_scale") ? new[] { "scale" } : Array.Empty<string>();
             case "Normalization":
                 return new[] { "mean", "variance", "count" };
+            case "Convolution1D" or "Convolution2D" or "Convolution3D" or "Merge" or "TimeDistributedDense":
+                return null; // Keras 1: variables follow the Keras 1 layout
             default:
                 return IsKnown(className) ? Array.Empty<string>() : null;
         }
@@ -138,18 +141,19 @@ public static class LayerCatalog
             }
             return p;
         }
+        // Variable scopes above the last component name the layer (possibly under another name, e.g. "conv1_1"
+        // after a rename, or the model for Keras 3 Sequential) or an inner cell: only wrappers keep a prefix.
         var kept = new List<string>();
-        for (var i = 0; i < parts.Count; i++)
+        if (className == "Bidirectional")
         {
-            var p = parts[i];
-            if (i == parts.Count - 1) { kept.Add(p); break; }
-            if (className == "Bidirectional" && p.StartsWith("forward", StringComparison.Ordinal)) { kept.Add("forward"); continue; }
-            if (className == "Bidirectional" && p.StartsWith("backward", StringComparison.Ordinal)) { kept.Add("backward"); continue; }
-            if (p.EndsWith("cell", StringComparison.Ordinal) || p.EndsWith("_cell", StringComparison.Ordinal)) continue;
-            if (className is "MultiHeadAttention") { kept.Add(p); continue; }
-            if (className is "TimeDistributed" or "Bidirectional") continue;
-            kept.Add(p);
+            var side = parts.Take(parts.Count - 1).FirstOrDefault(p => p.StartsWith("forward", StringComparison.Ordinal) || p.StartsWith("backward", StringComparison.Ordinal));
+            if (side is not null) kept.Add(side.StartsWith("forward", StringComparison.Ordinal) ? "forward" : "backward");
         }
+        else if (className == "MultiHeadAttention" && parts.Count >= 2)
+        {
+            kept.Add(parts[^2]);
+        }
+        kept.Add(parts[^1]);
         return string.Join("/", kept);
     }
 }

@@ -19,13 +19,16 @@ internal static class KerasArchiveWriter
         "SimpleRNN", "GRU", "LSTM", "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D",
     };
 
-    public static void Write(KerasModel model, string path)
+    /// <summary>Writes <paramref name="model"/> to <paramref name="tempPath"/>; messages name <paramref name="path"/>.</summary>
+    public static void Write(KerasModel model, string tempPath, string path)
     {
-        var weightsTemp = path + ".weights.tmp";
+        if (model.Source.KerasMajorVersion == 1)
+            throw new KerasFormatException(path, $"cannot hold model '{model.Name}': it was saved by Keras {model.Source.KerasVersion}, whose layer configs (e.g. Convolution2D, output_dim) and weight layouts Keras 3 cannot read. Save it as .h5.");
+        var weightsTemp = tempPath + ".weights.tmp";
         try
         {
             WriteWeights(model, weightsTemp, path);
-            using var zipStream = new FileStream(path, FileMode.Create, FileAccess.ReadWrite, FileShare.None);
+            using var zipStream = new FileStream(tempPath, FileMode.Create, FileAccess.ReadWrite, FileShare.None);
             using var zip = new ZipArchive(zipStream, ZipArchiveMode.Create);
             var metadata = new JsonObject
             {
@@ -116,6 +119,8 @@ internal static class KerasArchiveWriter
     private static void CheckCount(KerasLayer layer, string file)
     {
         var expected = LayerCatalog.VariableNames(layer.ClassName, layer.ConfigNode);
+        if (expected is { Length: > 0 } && layer.Weights.Count == 0)
+            throw new KerasFormatException(file, $"has no weights for this {layer.ClassName} (the model was saved before it was built), and Keras 3 would expect {string.Join(", ", expected)}.", layer.Name);
         if (expected is not null && expected.Length != layer.Weights.Count)
             throw new KerasFormatException(file, $"has {layer.Weights.Count} weights but Keras 3 expects {expected.Length} ({string.Join(", ", expected)}) for this {layer.ClassName}; the weights use a layout (e.g. Keras 1's per-gate arrays) that .keras cannot hold.", layer.Name);
     }

@@ -13,8 +13,11 @@ internal static class LegacyH5Writer
     /// <summary>Keras's <c>HDF5_OBJECT_HEADER_LIMIT</c>: name lists above it are split into name0, name1, ...</summary>
     internal const int HeaderLimit = 64512;
 
-    public static void Write(KerasModel model, string path)
+    /// <summary>Writes <paramref name="model"/> to <paramref name="tempPath"/>; messages name <paramref name="path"/>.</summary>
+    public static void Write(KerasModel model, string tempPath, string path)
     {
+        if (model.IsOpaque)
+            throw new KerasFormatException(path, $"cannot hold model '{model.Name}': it is a subclassed {model.ClassName} whose layers are not in its config, and Keras's HDF5 format needs a Functional or Sequential model. Save it as .keras.");
         var strings = new KerasH5Strings();
         using var data = new Hdf5Write();
         var version = KerasVersion(model);
@@ -56,7 +59,7 @@ internal static class LegacyH5Writer
                 Hdf5Write.Put(optimizer, extra.Path, data.Dataset(extra.Value, path, $"optimizer weight '{extra.Path}'"), path);
             }
         }
-        strings.Write(file, path);
+        strings.Write(file, tempPath);
     }
 
     /// <summary>The version to record: the source's, else one matching the config dialect.</summary>
