@@ -105,10 +105,21 @@ public static class KerasFile
         });
     }
 
-    /// <summary>Reads a model from its architecture JSON text alone (no weights), e.g. <c>model.to_json()</c> output.</summary>
-    public static KerasModel FromJson(string json)
+    /// <summary>Reads a model from its architecture JSON text alone (<c>model.to_json()</c> output), without weights.</summary>
+    public static KerasModel ParseArchitecture(string json)
     {
         var root = ConfigParser.ParseObject(json, null, "the architecture JSON");
         return LegacyH5Reader.ReadArchitectureWithWeights("<json>", root, null);
+    }
+
+    /// <summary>
+    /// Builds a model from its architecture JSON with freshly initialised weights, created the way Keras builds the
+    /// layers (shapes from the input shapes, values from each layer's initializer config), reproducibly from
+    /// <paramref name="seed"/>.
+    /// </summary>
+    public static KerasModel CreateFromArchitecture(string json, long seed = 0)
+    {
+        using var skeleton = ParseArchitecture(json);
+        return WeightFactory.Initialize(skeleton, seed);
     }
 }

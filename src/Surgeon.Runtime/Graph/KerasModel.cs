@@ -86,11 +86,20 @@ public sealed class KerasModel : IDisposable
     /// <summary>The layer called <paramref name="name"/>, or null.</summary>
     public KerasLayer? FindLayer(string name) => _byName.TryGetValue(name, out var layer) ? layer : null;
 
-    /// <summary>Total number of scalar weights (Keras's <c>count_params()</c>).</summary>
-    public long ParameterCount => Layers.Sum(l => l.ParameterCount) + (IsOpaque ? ExtraWeights.Sum(w => w.Value.numel()) : 0);
+    /// <summary>Total number of scalar weights (Keras's <c>count_params()</c>), optimizer state excluded.</summary>
+    public long ParameterCount => Layers.Sum(l => l.ParameterCount) + OpaqueParameterCount;
 
-    /// <summary>Number of trainable scalar weights, as Keras's summary counts them.</summary>
-    public long TrainableParameterCount => Layers.Sum(l => l.TrainableParameterCount);
+    /// <summary>
+    /// Number of trainable scalar weights, as Keras's summary counts them. A subclassed (opaque) model's file does not
+    /// record which variables are trainable: all of its non-optimizer variables are counted as trainable.
+    /// </summary>
+    public long TrainableParameterCount => (Trainable ? Layers.Sum(l => l.TrainableParameterCount) : 0) + OpaqueParameterCount;
+
+    /// <summary>Whether the model as a whole is trainable (its config's <c>trainable</c> flag, true when absent).</summary>
+    public bool Trainable => (Root["config"] as System.Text.Json.Nodes.JsonObject)?["trainable"] is not System.Text.Json.Nodes.JsonValue v || !v.TryGetValue(out bool b) || b;
+
+    private long OpaqueParameterCount =>
+        IsOpaque ? ExtraWeights.Where(w => !w.Path.StartsWith("optimizer/", StringComparison.Ordinal)).Sum(w => w.Value.numel()) : 0;
 
     /// <summary>Number of non-trainable scalar weights.</summary>
     public long NonTrainableParameterCount => ParameterCount - TrainableParameterCount;

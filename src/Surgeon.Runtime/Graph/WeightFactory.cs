@@ -1,0 +1,235 @@
+using System.Text.Json.Nodes;
+using Surgeon.Shapes;
+using static Surgeon.ConfigValues;
+using static TorchSharp.torch;
+
+namespace Surgeon;
+
+/// <summary>
+/// Creates the variables a layer needs from its config and input shape, initialised the way its config says
+/// (<c>kernel_initializer</c> and friends: GlorotUniform, HeNormal, Orthogonal, Zeros, ...), as Keras builds a layer.
+/// </summary>
+internal static class WeightFactory
+{
+    /// <summary>A model with the same graph whose every layer gets freshly initialised weights (seeded).</summary>
+    public static KerasModel Initialize(KerasModel model, long seed)
+    {
+        using var generator = new TorchSharp.torch.Generator((ulong)seed);
+        var shapes = ShapeInference.For(model);
+        var created = new List<Tensor>();
+        try
+        {
+            return Rebuild(model, shapes, generator, created);
+        }
+        catch
+        {
+            foreach (var t in created) t.Dispose();
+            throw;
+        }
+    }
+
+    private static KerasModel Rebuild(KerasModel model, ShapeInference shapes, Generator generator, List<Tensor> created)
+    {
+        var layers = new List<KerasLayer>();
+        foreach (var l in model.Layers)
+        {
+            KerasModel? nested = null;
+            var weights = new List<KerasWeight>();
+            if (l.NestedModel is { } n)
+            {
+                nested = Rebuild(n, ShapeInference.For(n), generator, created);
+            }
+            else if (l.InboundNodes.Count > 0)
+            {
+                var t = l.InboundNodes[0].Inputs[0];
+                var input = shapes.OutputShapes(t.Layer, t.NodeIndex)?[t.TensorIndex]
+                    ?? throw new SurgeonException($"Cannot create weights for layer '{l.Name}': the shape of its input is unknown.");
+                foreach (var (name, shape, init) in Specs(l.ClassName, l.ConfigNode, input, l.Name))
+                {
+                    var tensor = Create(init, shape, generator);
+                    created.Add(tensor);
+                    weights.Add(new KerasWeight(name, tensor, LayerCatalog.IsTrainableVariable(l.ClassName, name), null, null));
+                }
+            }
+            layers.Add(new KerasLayer(l.Entry, l.ClassName, l.Name, l.InboundNodes, weights, nested, l.IsSynthesized));
+        }
+        return new KerasModel(model.Root, model.ClassName, model.Name, layers, model.Inputs, model.Outputs,
+            model.Source with { Format = ModelFormat.InMemory }) { Dialect = model.Dialect };
+    }
+
+    /// <summary>Name, shape and initializer config of each variable of a layer, in Keras order.</summary>
+    internal static IEnumerable<(string Name, long[] Shape, JsonNode? Init)> Specs(string cls, JsonObject c, int?[] input, string layer)
+    {
+        long Dim(int? d, string what) => d ?? throw new SurgeonException($"Cannot create weights for layer '{layer}': its {what} is unknown.");
+        var useBias = Bool(c, "use_bias", true);
+        var channelsFirst = ChannelsFirst(c);
+        long inChannels = Dim(channelsFirst && input.Length > 2 ? input[1] : input[^1], "input channel count");
+        JsonNode? Init(string key, string dflt) => c[key] ?? JsonValue.Create(dflt);
+        switch (cls)
+        {
+            case "Dense":
+                {
+                    var units = (long)Int(c, "units")!;
+                    yield return ("kernel", new[] { inChannels, units }, Init("kernel_initializer", "GlorotUniform"));
+                    if (useBias) yield return ("bias", new[] { units }, Init("bias_initializer", "Zeros"));
+                    break;
+                }
+            case "Conv1D" or "Conv2D" or "Conv3D" or "Conv1DTranspose" or "Conv2DTranspose" or "Conv3DTranspose":
+                {
+                    var rank = cls[4] - '0';
+                    var kernel = Ints(c, rank, "kernel_size")!.Select(k => (long)k);
+                    var filters = (long)Int(c, "filters")!;
+                    var groups = Int(c, "groups") ?? 1;
+                    var tail = cls.EndsWith("Transpose", StringComparison.Ordinal) ? new[] { filters, inChannels } : new[] { inChannels / groups, filters };
+                    yield return ("kernel", kernel.Concat(tail).ToArray(), Init("kernel_initializer", "GlorotUniform"));
+                    if (useBias) yield return ("bias", new[] { filters }, Init("bias_initializer", "Zeros"));
+                    break;
+                }
+            case "DepthwiseConv1D" or "DepthwiseConv2D":
+                {
+                    var rank = cls[^2] - '0';
+                    var multiplier = (long)(Int(c, "depth_multiplier") ?? 1);
+                    var kernel = Ints(c, rank, "kernel_size")!.Select(k => (long)k);
+                    yield return ("depthwise_kernel", kernel.Concat(new[] { inChannels, multiplier }).ToArray(), Init("depthwise_initializer", "GlorotUniform"));
+                    if (useBias) yield return ("bias", new[] { inChannels * multiplier }, Init("bias_initializer", "Zeros"));
+                    break;
+                }
+            case "SeparableConv1D" or "SeparableConv2D":
+                {
+                    var rank = cls[^2] - '0';
+                    var multiplier = (long)(Int(c, "depth_multiplier") ?? 1);
+                    var filters = (long)Int(c, "filters")!;
+                    var kernel = Ints(c, rank, "kernel_size")!.Select(k => (long)k).ToArray();
+                    yield return ("depthwise_kernel", kernel.Concat(new[] { inChannels, multiplier }).ToArray(), Init("depthwise_initializer", "GlorotUniform"));
+                    yield return ("pointwise_kernel", Enumerable.Repeat(1L, rank).Concat(new[] { inChannels * multiplier, filters }).ToArray(), Init("pointwise_initializer", "GlorotUniform"));
+                    if (useBias) yield return ("bias", new[] { filters }, Init("bias_initializer", "Zeros"));
+                    break;
+                }
+            case "BatchNormalization":
+                {
+                    var axis = c["axis"] is JsonArray a ? a[0]!.GetValue<int>() : Int(c, "axis") ?? -1;
+                    var n = Dim(input[axis < 0 ? input.Length + axis : axis], "normalized axis");
+                    if (Bool(c, "scale", true)) yield return ("gamma", new[] { n }, Init("gamma_initializer", "Ones"));
+                    if (Bool(c, "center", true)) yield return ("beta", new[] { n }, Init("beta_initializer", "Zeros"));
+                    yield return ("moving_mean", new[] { n }, Init("moving_mean_initializer", "Zeros"));
+                    yield return ("moving_variance", new[] { n }, Init("moving_variance_initializer", "Ones"));
+                    break;
+                }
+            case "LayerNormalization":
+                {
+                    var n = Dim(input[^1], "last axis");
+                    if (Bool(c, "scale", true)) yield return ("gamma", new[] { n }, Init("gamma_initializer", "Ones"));
+                    if (Bool(c, "center", true)) yield return ("beta", new[] { n }, Init("beta_initializer", "Zeros"));
+                    break;
+                }
+            case "Embedding":
+                yield return ("embeddings", new[] { (long)Int(c, "input_dim")!, (long)Int(c, "output_dim")! }, Init("embeddings_initializer", "RandomUniform"));
+                break;
+            case "SimpleRNN" or "GRU" or "LSTM":
+                {
+                    var units = (long)Int(c, "units")!;
+                    var gates = cls switch { "LSTM" => 4, "GRU" => 3, _ => 1 };
+                    yield return ("kernel", new[] { inChannels, gates * units }, Init("kernel_initializer", "GlorotUniform"));
+                    yield return ("recurrent_kernel", new[] { units, gates * units }, Init("recurrent_initializer", "Orthogonal"));
+                    if (useBias)
+                    {
+                        var shape = cls == "GRU" && Bool(c, "reset_after", true) ? new[] { 2, gates * units } : new[] { gates * units };
+                        yield return ("bias", shape, Init("bias_initializer", "Zeros"));
+                    }
+                    break;
+                }
+            case "PReLU":
+                {
+                    var shape = input.Skip(1).Select(d => (long)Dim(d, "shape")).ToArray();
+                    foreach (var axis in Ints(c, 0, "shared_axes") ?? Array.Empty<int>()) shape[axis - 1] = 1;
+                    yield return ("alpha", shape, Init("alpha_initializer", "Zeros"));
+                    break;
+                }
+            default:
+                if (LayerCatalog.VariableNames(cls, c) is { Length: > 0 })
+                    throw new SurgeonException($"Cannot create weights for layer '{layer}': initialising {cls} layers is not supported yet.");
+                break;
+        }
+    }
+
+    /// <summary>A tensor initialised by a Keras initializer config (a name string or {class_name, config}).</summary>
+    internal static Tensor Create(JsonNode? init, long[] shape, Generator generator)
+    {
+        var name = init is JsonValue v ? v.GetValue<string>() : init?["class_name"]?.GetValue<string>() ?? "GlorotUniform";
+        var config = (init as JsonObject)?["config"] as JsonObject ?? new JsonObject();
+        double Get(string key, double dflt) => config[key] is JsonValue x && x.TryGetValue(out double d) ? d : dflt;
+        var (fanIn, fanOut) = Fans(shape);
+        switch (Normalize(name))
+        {
+            case "zeros":
+                return zeros(shape);
+            case "ones":
+                return ones(shape);
+            case "constant":
+                return full(shape, Get("value", 0));
+            case "randomnormal":
+                return normal(Get("mean", 0), Get("stddev", 0.05), shape, generator: generator);
+            case "randomuniform":
+                return rand(shape, generator: generator) * (Get("maxval", 0.05) - Get("minval", -0.05)) + Get("minval", -0.05);
+            case "truncatednormal":
+                return Truncated(shape, Get("mean", 0), Get("stddev", 0.05), generator);
+            case "orthogonal":
+                return Orthogonal(shape, Get("gain", 1), generator);
+            default:
+                {
+                    var (scale, mode, distribution) = Normalize(name) switch
+                    {
+                        "glorotuniform" => (1.0, "fan_avg", "uniform"),
+                        "glorotnormal" => (1.0, "fan_avg", "truncated_normal"),
+                        "heuniform" => (2.0, "fan_in", "uniform"),
+                        "henormal" => (2.0, "fan_in", "truncated_normal"),
+                        "lecununiform" => (1.0, "fan_in", "uniform"),
+                        "lecunnormal" => (1.0, "fan_in", "truncated_normal"),
+                        "variancescaling" => (Get("scale", 1), config["mode"]?.GetValue<string>() ?? "fan_in", config["distribution"]?.GetValue<string>() ?? "truncated_normal"),
+                        _ => throw new SurgeonException($"Unknown weight initializer '{name}'."),
+                    };
+                    var n = mode switch { "fan_in" => fanIn, "fan_out" => fanOut, _ => (fanIn + fanOut) / 2.0 };
+                    var variance = scale / Math.Max(1.0, n);
+                    if (distribution == "uniform")
+                    {
+                        var limit = Math.Sqrt(3.0 * variance);
+                        return rand(shape, generator: generator) * (2 * limit) - limit;
+                    }
+                    if (distribution == "untruncated_normal") return normal(0, Math.Sqrt(variance), shape, generator: generator);
+                    return Truncated(shape, 0, Math.Sqrt(variance) / 0.87962566103423978, generator);
+                }
+        }
+    }
+
+    private static string Normalize(string name) => name.Replace("_", "", StringComparison.Ordinal).ToLowerInvariant();
+
+    private static (double FanIn, double FanOut) Fans(long[] shape) => shape.Length switch
+    {
+        0 => (1, 1),
+        1 => (shape[0], shape[0]),
+        2 => (shape[0], shape[1]),
+        _ => (shape[^2] * shape[..^2].Aggregate(1L, (a, b) => a * b), shape[^1] * shape[..^2].Aggregate(1L, (a, b) => a * b)),
+    };
+
+    private static Tensor Truncated(long[] shape, double mean, double stddev, Generator generator)
+    {
+        using var scope = NewDisposeScope();
+        var t = empty(shape);
+        nn.init.trunc_normal_(t, mean, stddev, mean - 2 * stddev, mean + 2 * stddev, generator);
+        return t.MoveToOuterDisposeScope();
+    }
+
+    private static Tensor Orthogonal(long[] shape, double gain, Generator generator)
+    {
+        // Keras: QR of a normal matrix of (rows = prod(shape[:-1]), cols = shape[-1]), signs fixed by diag(R).
+        using var scope = NewDisposeScope();
+        if (shape.Length < 2) return normal(0, 1, shape, generator: generator).MoveToOuterDisposeScope();
+        var cols = shape[^1];
+        var rows = shape[..^1].Aggregate(1L, (a, b) => a * b);
+        var flat = normal(0, 1, new[] { Math.Max(rows, cols), Math.Min(rows, cols) }, generator: generator);
+        var (q, r) = linalg.qr(flat);
+        q = q * sign(diagonal(r));
+        if (rows < cols) q = q.t();
+        return (q.reshape(shape) * gain).contiguous().MoveToOuterDisposeScope();
+    }
+}

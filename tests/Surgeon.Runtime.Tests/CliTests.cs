@@ -1,0 +1,94 @@
+using Surgeon.Cli;
+using Surgeon.Runtime.Tests.Infrastructure;
+
+namespace Surgeon.Runtime.Tests;
+
+/// <summary>The <c>surgeon</c> command line, run in-process on string writers.</summary>
+public sealed class CliTests
+{
+    private static (int Exit, string Out, string Err) Run(params string[] args)
+    {
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        var exit = CliApp.Run(args, stdout, stderr);
+        return (exit, stdout.ToString(), stderr.ToString());
+    }
+
+    [SkippableFact]
+    public void Summary_TfjsFolder_PrintsKerasStyleTable()
+    {
+        var fixture = SharedFixtures.Model("oracle/lenet");
+
+        var (exit, output, error) = Run("summary", Path.GetDirectoryName(fixture.Path)!);
+
+        Assert.Equal(ExitCodes.Ok, exit);
+        Assert.Equal("", error);
+        Assert.Contains("Model: \"sequential_1\"", output);
+        Assert.Contains("conv2d_Conv2D1 (Conv2D)", output);
+        Assert.Contains("Total params: 34,622", output);
+    }
+
+    [SkippableFact]
+    public void Summary_ArchitectureWithWeights_UsesWeightsOption()
+    {
+        var fixture = SharedFixtures.Model("real/kotlindl/examples/src/main/resources/models/toyresnet/modelConfig.json");
+
+        var (exit, output, _) = Run("summary", fixture.Path, "--weights", fixture.WeightsPath!, "--json");
+
+        Assert.Equal(ExitCodes.Ok, exit);
+        Assert.Contains("\"total_parameters\": 222666", output);
+    }
+
+    [SkippableTheory]
+    [InlineData("out.keras")]
+    [InlineData("out.h5")]
+    public void Convert_LegacyH5_WritesLoadableFile(string name)
+    {
+        var fixture = SharedFixtures.Model("real/dl4j-test-resources/src/main/resources/modelimport/keras/fullconfigs/cnn/cnn_batch_norm.h5");
+        using var dir = new TempDir();
+        var output = dir.File(name);
+
+        var (exit, stdout, _) = Run("convert", fixture.Path, output);
+
+        Assert.Equal(ExitCodes.Ok, exit);
+        Assert.Contains("Wrote", stdout);
+        using var original = KerasFile.Load(fixture.Path);
+        using var converted = KerasFile.Load(output);
+        ModelAssert.Identical(original, converted);
+    }
+
+    [Fact]
+    public void Summary_MissingFile_ExitsBadInputWithOneLine()
+    {
+        var (exit, output, error) = Run("summary", "/no/such/model.h5");
+
+        Assert.Equal(ExitCodes.BadInput, exit);
+        Assert.Equal("", output);
+        Assert.Equal("error: '/no/such/model.h5': does not exist.", error.Trim());
+    }
+
+    [Fact]
+    public void Summary_CorruptFileVerbose_PrintsStackTrace()
+    {
+        using var dir = new TempDir();
+        var path = dir.File("bad.h5");
+        File.WriteAllBytes(path, new byte[] { 0x89, (byte)'H', (byte)'D', (byte)'F', 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0 });
+
+        var quiet = Run("summary", path);
+        var verbose = Run("summary", path, "--verbose");
+
+        Assert.Equal(ExitCodes.BadInput, quiet.Exit);
+        Assert.Contains(path, quiet.Err);
+        Assert.DoesNotContain("   at ", quiet.Err);
+        Assert.Contains("   at ", verbose.Err);
+    }
+
+    [Fact]
+    public void UnknownCommand_ExitsUsage()
+    {
+        var (exit, _, error) = Run("frobnicate");
+
+        Assert.Equal(ExitCodes.Usage, exit);
+        Assert.Contains("frobnicate", error);
+    }
+}
