@@ -32,6 +32,7 @@ public static class CliApp
         {
             SummaryCommand.Create(stdout),
             ConvertCommand.Create(stdout),
+            RoundTripCommand.Create(stdout),
         };
         root.Options.Add(Verbose);
         var parse = root.Parse(args);

@@ -14,6 +14,17 @@ internal static class ConfigWriter
     public static string ToJson(KerasModel model, bool indented) =>
         indented ? ToNode(model).ToJsonString(s_indented) : ToNode(model).ToJsonString();
 
+    /// <summary>
+    /// What Keras stores as the legacy HDF5 <c>model_config</c> attribute: only <c>class_name</c> and <c>config</c>
+    /// (<c>model.to_json()</c>'s <c>keras_version</c>/<c>backend</c> go to file attributes; Keras 3's
+    /// <c>module</c>, <c>build_config</c> and <c>compile_config</c> are not part of it).
+    /// </summary>
+    public static JsonObject Architecture(KerasModel model)
+    {
+        var full = ToNode(model);
+        return new JsonObject { ["class_name"] = full["class_name"]?.DeepClone(), ["config"] = full["config"]?.DeepClone() };
+    }
+
     /// <summary>The whole serialized model: a deep copy of the original root with the layer list rebuilt.</summary>
     public static JsonObject ToNode(KerasModel model)
     {

@@ -35,7 +35,10 @@ internal static class FormatDetector
         try
         {
             using var s = File.OpenRead(file);
+            if (s.Length == 0) throw new KerasFormatException(file, "is empty (0 bytes).");
             read = s.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
+            if (read < 8 && head[..read].SequenceEqual(Hdf5Magic[..read]))
+                throw new KerasFormatException(file, $"is truncated: it holds only {read} bytes of an HDF5 signature.");
             // HDF5 allows a user block: the superblock may also start at 512, 1024, 2048, ...
             if (read == 8 && head.SequenceEqual(Hdf5Magic)) return ContentKind.Hdf5;
             for (long at = 512; at + 8 <= s.Length && at <= 1 << 20; at *= 2)

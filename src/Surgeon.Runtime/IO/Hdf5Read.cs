@@ -11,6 +11,13 @@ internal static class Hdf5Read
     /// <summary>Largest total size of one weight we accept, as a guard against corrupt shape declarations.</summary>
     public const long MaxTensorBytes = 16L << 30;
 
+    /// <summary>
+    /// Largest ratio of a chunked dataset's size to its file's size we accept (deflate cannot exceed about 1032:1).
+    /// Without it, a few bytes declaring a chunked dataset whose chunks were never written make us allocate and
+    /// fill the whole declared size.
+    /// </summary>
+    public const long MaxCompressionRatio = 4096;
+
     public static NativeFile Open(string file)
     {
         CheckSuperblock(file);
@@ -40,6 +47,8 @@ internal static class Hdf5Read
             s.Position = at;
             var n = s.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
             if (n < 8 || head[0] != 0x89 || head[1] != (byte)'H' || head[2] != (byte)'D' || head[3] != (byte)'F') continue;
+            // Every superblock version with its root group takes more than 48 bytes.
+            if (n < 48) throw new KerasFormatException(file, $"is truncated: its HDF5 superblock is incomplete ({length} bytes).");
             var version = head[8];
             int offsetSize, pos;
             switch (version)
@@ -144,8 +153,10 @@ internal static class Hdf5Read
         long count = 1;
         foreach (var d in shape)
         {
-            if (d < 0 || d > MaxTensorBytes || (count = count * d) > MaxTensorBytes)
+            // Divide rather than multiply first, so that a product beyond 64 bits cannot wrap around to a small count.
+            if (d < 0 || d > MaxTensorBytes || (d > 0 && count > MaxTensorBytes / d))
                 throw new KerasFormatException(file, $"declares an absurd shape [{string.Join(", ", shape)}].", layer, weight);
+            count *= d;
         }
         var bytes = count * TensorBytes.ElementSize(dtype);
         var layout = Guard(file, layer, weight, "dataset layout", () => dataset.Layout);
@@ -167,6 +178,8 @@ internal static class Hdf5Read
             throw new KerasFormatException(file, $"has {bytes:N0} bytes; single weights over 2 GiB are not supported yet.", layer, weight);
         if (bytes > MaxTensorBytes || (!chunked && bytes > fileLength))
             throw new KerasFormatException(file, $"declares {bytes:N0} bytes of data ([{string.Join(", ", shape)}] {dtype}) but the file has only {fileLength:N0} bytes: it is truncated or corrupt.", layer, weight);
+        if (chunked && bytes / MaxCompressionRatio > fileLength)
+            throw new KerasFormatException(file, $"declares {bytes:N0} bytes of data ([{string.Join(", ", shape)}] {dtype}), more than its {fileLength:N0}-byte file can hold even compressed: it is corrupt or its chunks were never written.", layer, weight);
         var t = empty(shape, dtype);
         try
         {

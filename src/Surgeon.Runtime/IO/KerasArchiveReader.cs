@@ -57,7 +57,7 @@ internal static class KerasArchiveReader
             try
             {
                 Extract(file, weightsEntry, temp);
-                using var h5 = Hdf5Read.Open(temp);
+                using var h5 = OpenWeights(file, temp);
                 var store = new ArchiveWeightSource(file, temp, h5);
                 KerasModel? model = null;
                 try
@@ -99,6 +99,19 @@ internal static class KerasArchiveReader
         catch (InvalidDataException e)
         {
             throw new KerasFormatException(file, $"archive entry {name} is corrupt: {e.Message}", inner: e);
+        }
+    }
+
+    /// <summary>Opens the extracted weights; a failure names the archive and its entry, not the temporary file.</summary>
+    private static PureHDF.VOL.Native.NativeFile OpenWeights(string file, string temp)
+    {
+        try
+        {
+            return Hdf5Read.Open(temp);
+        }
+        catch (KerasFormatException e) when (e.FilePath == temp)
+        {
+            throw new KerasFormatException(file, $"model.weights.h5 {e.Problem}", e.LayerName, e.WeightName, e);
         }
     }
 

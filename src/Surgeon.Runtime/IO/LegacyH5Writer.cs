@@ -25,7 +25,7 @@ internal static class LegacyH5Writer
         var file = new H5File();
         file.Attributes["keras_version"] = strings.Scalar(version, ascii: false);
         file.Attributes["backend"] = strings.Scalar(backend, ascii: false);
-        file.Attributes["model_config"] = strings.Scalar(ConfigWriter.ToJson(model, indented: false), ascii: true);
+        file.Attributes["model_config"] = strings.Scalar(ConfigWriter.Architecture(model).ToJsonString(), ascii: true);
         if (model.TrainingConfig is { } training) file.Attributes["training_config"] = strings.Scalar(training, ascii: true);
 
         var weightsGroup = new H5Group();

@@ -16,14 +16,15 @@ internal static class TfjsReader
         var topology = doc["modelTopology"] as JsonObject
             ?? throw new KerasFormatException(modelJsonPath, "TensorFlow.js model.json has no 'modelTopology' object.");
         if (topology["model_config"] is JsonObject wrapped) topology = wrapped;
-        var version = topology["keras_version"]?.GetValue<string>() ?? doc["generatedBy"]?.GetValue<string>();
-        var backend = topology["backend"]?.GetValue<string>();
+        // Informational only: a value of another type is ignored rather than refused.
+        var version = ConfigValues.String(topology, "keras_version") ?? ConfigValues.String(doc, "generatedBy");
+        var backend = ConfigValues.String(topology, "backend");
         var weights = ReadWeights(modelJsonPath, doc["weightsManifest"]);
         var source = new ModelSource(modelJsonPath, ModelFormat.TfjsLayers, version, backend);
         var store = new NamedWeightSource(modelJsonPath, weights, "TensorFlow.js weights manifest");
         try
         {
-            var model = new ConfigParser(modelJsonPath, store).Parse(topology, source);
+            var model = new ConfigParser(modelJsonPath, new ShapeCheckedSource(modelJsonPath, store)).Parse(topology, source);
             store.ThrowIfUnused();
             return model;
         }
@@ -52,12 +53,17 @@ internal static class TfjsReader
                 foreach (var s in specs)
                 {
                     if (s is not JsonObject spec) throw new KerasFormatException(file, "a weights manifest entry is not an object.");
-                    var name = spec["name"]?.GetValue<string>() ?? throw new KerasFormatException(file, "a weights manifest entry has no name.");
-                    var shape = (spec["shape"] as JsonArray)?.Select(d => d!.GetValue<long>()).ToArray()
-                        ?? throw new KerasFormatException(file, "weights manifest entry has no shape.", weightName: name);
-                    if (shape.Any(d => d < 0)) throw new KerasFormatException(file, "negative dimension in shape.", weightName: name);
-                    var count = shape.Aggregate(1L, (a, b) => checked(a * b));
-                    var dtype = spec["dtype"]?.GetValue<string>() ?? "float32";
+                    var name = OptionalString(file, null, spec, "name") ?? throw new KerasFormatException(file, "a weights manifest entry has no name.");
+                    var shape = Shape(file, name, spec["shape"]);
+                    long count = 1;
+                    foreach (var d in shape)
+                    {
+                        // Bounded so that count * element size cannot overflow; the shards are checked to hold it later.
+                        if (d > 0 && count > long.MaxValue / 8 / d)
+                            throw new KerasFormatException(file, $"weights manifest entry declares an absurd shape [{string.Join(", ", shape)}].", weightName: name);
+                        count *= d;
+                    }
+                    var dtype = OptionalString(file, name, spec, "dtype") ?? "float32";
                     var quant = spec["quantization"] as JsonObject;
                     var tensor = Decode(file, name, buffer, ref offset, count, shape, dtype, quant);
                     if (!result.TryAdd(name, tensor))
@@ -83,7 +89,7 @@ internal static class TfjsReader
         var parts = new List<byte[]>();
         foreach (var p in paths)
         {
-            var rel = p?.GetValue<string>() ?? throw new KerasFormatException(file, "a weight shard path is not a string.");
+            var rel = p is JsonValue v && v.TryGetValue(out string? s) ? s : throw new KerasFormatException(file, "a weight shard path is not a string.");
             var full = Path.GetFullPath(Path.Combine(dir, rel));
             if (!full.StartsWith(dir + Path.DirectorySeparatorChar, StringComparison.Ordinal))
                 throw new KerasFormatException(file, $"weight shard path '{rel}' points outside the model folder.");
@@ -100,8 +106,8 @@ internal static class TfjsReader
     {
         if (quant is not null)
         {
-            var qtype = quant["dtype"]?.GetValue<string>() ?? throw new KerasFormatException(file, "quantization has no dtype.", weightName: name);
-            var original = quant["original_dtype"]?.GetValue<string>() ?? dtype;
+            var qtype = OptionalString(file, name, quant, "dtype") ?? throw new KerasFormatException(file, "quantization has no dtype.", weightName: name);
+            var original = OptionalString(file, name, quant, "original_dtype") ?? dtype;
             if (original != "float32") throw new KerasFormatException(file, $"quantized weights of original dtype '{original}' are not supported.", weightName: name);
             var size = qtype switch { "uint8" => 1, "uint16" or "float16" => 2, _ => throw new KerasFormatException(file, $"unknown quantization dtype '{qtype}'.", weightName: name) };
             var span = Slice(file, name, buffer, ref offset, count * size);
@@ -112,8 +118,8 @@ internal static class TfjsReader
             }
             else
             {
-                var scale = quant["scale"]?.GetValue<double>() ?? throw new KerasFormatException(file, "quantization has no scale.", weightName: name);
-                var min = quant["min"]?.GetValue<double>() ?? throw new KerasFormatException(file, "quantization has no min.", weightName: name);
+                var scale = OptionalNumber(file, name, quant, "scale") ?? throw new KerasFormatException(file, "quantization has no scale.", weightName: name);
+                var min = OptionalNumber(file, name, quant, "min") ?? throw new KerasFormatException(file, "quantization has no min.", weightName: name);
                 for (var i = 0; i < count; i++)
                 {
                     double q = size == 1 ? span[i] : BinaryPrimitives.ReadUInt16LittleEndian(span.Slice(i * 2));
@@ -133,6 +139,36 @@ internal static class TfjsReader
         return TensorBytes.FromBytes(bytes, scalar, shape);
     }
 
+    /// <summary>The string at <paramref name="key"/>, null when absent; another type is an error.</summary>
+    private static string? OptionalString(string file, string? weight, JsonObject o, string key) => o[key] switch
+    {
+        null => null,
+        JsonValue v when v.TryGetValue(out string? s) => s,
+        var other => throw new KerasFormatException(file, $"weights manifest '{key}' should be a string but is {other.ToJsonString()}.", weightName: weight),
+    };
+
+    /// <summary>The number at <paramref name="key"/>, null when absent; another type is an error.</summary>
+    private static double? OptionalNumber(string file, string weight, JsonObject o, string key) => o[key] switch
+    {
+        null => null,
+        JsonValue v when v.TryGetValue(out double d) => d,
+        var other => throw new KerasFormatException(file, $"quantization '{key}' should be a number but is {other.ToJsonString()}.", weightName: weight),
+    };
+
+    private static long[] Shape(string file, string weight, JsonNode? node)
+    {
+        if (node is not JsonArray dims) throw new KerasFormatException(file, "weights manifest entry has no shape list.", weightName: weight);
+        var shape = new long[dims.Count];
+        for (var i = 0; i < dims.Count; i++)
+        {
+            if (dims[i] is JsonValue v && v.TryGetValue(out long l)) shape[i] = l;
+            else if (dims[i] is JsonValue w && w.TryGetValue(out double x) && x == Math.Floor(x) && Math.Abs(x) < 1e15) shape[i] = (long)x;
+            else throw new KerasFormatException(file, $"weights manifest shape {dims.ToJsonString()} has a dimension that is not an integer.", weightName: weight);
+            if (shape[i] < 0) throw new KerasFormatException(file, $"negative dimension in shape {dims.ToJsonString()}.", weightName: weight);
+        }
+        return shape;
+    }
+
     private static ReadOnlySpan<byte> Slice(string file, string name, byte[] buffer, ref long offset, long length)
     {
         if (offset + length > buffer.Length)
@@ -140,5 +176,25 @@ internal static class TfjsReader
         var span = buffer.AsSpan((int)offset, (int)length);
         offset += length;
         return span;
+    }
+
+    /// <summary>Checks each layer's manifest weights against the shapes its config implies.</summary>
+    private sealed class ShapeCheckedSource : IWeightSource
+    {
+        private readonly string _file;
+        private readonly IWeightSource _inner;
+
+        public ShapeCheckedSource(string file, IWeightSource inner)
+        {
+            _file = file;
+            _inner = inner;
+        }
+
+        public LayerWeights Load(LayerSite site)
+        {
+            var weights = _inner.Load(site);
+            WeightShapes.Check(_file, site, weights.Weights);
+            return weights;
+        }
     }
 }

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Set-up for a fresh Debian 12 machine, in one command (run as root or with sudo available):
+# installs the Debian packages Surgeon needs, restores and builds everything (the build makes TorchSharp's native
+# library load on Debian 12), then runs the main job on the model committed in samples/models: load it, print a
+# Keras-style summary, save it as .h5 and .keras, reload both and check nothing changed.
+set -euo pipefail
+cd "$(dirname "$0")"
+bash build/install-prerequisites.sh
+dotnet build Surgeon.sln -c Release -nologo -clp:NoSummary
+dotnet run --project src/Surgeon.Cli -c Release --no-build -- roundtrip "${1:-samples/models/lenet.h5}"
