@@ -82,6 +82,10 @@ internal sealed class ConfigParser
         {
             layerArray = configLayers;
         }
+        else if (config?["layers"] is { } notList)
+        {
+            throw new KerasFormatException(_file, $"model '{className}': 'layers' is not a list but {notList.GetValueKind()}.");
+        }
         else if (config is not null)
         {
             return ParseOpaqueModel(root, className, config, source);
@@ -104,12 +108,15 @@ internal sealed class ConfigParser
             {
                 throw new KerasFormatException(_file, $"layer #{i} of model '{name}' is not a JSON object.");
             }
-            var layerClass = RequireString(entry, "class_name", null, $"layer #{i}");
+            var entryName = entry["name"] is JsonValue ev && ev.TryGetValue(out string? s0) ? s0 : null;
+            var layerClass = RequireString(entry, "class_name", entryName, $"layer #{i}");
             var layerConfig = entry["config"] as JsonObject
-                ?? throw new KerasFormatException(_file, $"layer #{i} ({layerClass}) has no 'config' object.");
+                ?? throw new KerasFormatException(_file, $"layer #{i} ({layerClass}) has no 'config' object.", entryName);
             var layerName = entry["name"] is JsonValue en && en.TryGetValue(out string? s1) ? s1
                 : layerConfig["name"] is JsonValue cn && cn.TryGetValue(out string? s2) ? s2
                 : throw new KerasFormatException(_file, $"layer #{i} ({layerClass}) has no name.");
+
+            CheckSizes(layerClass, layerConfig, layerName);
 
             IReadOnlyList<KerasNode> nodes;
             if (sequential)
@@ -150,6 +157,8 @@ internal sealed class ConfigParser
             previous = layer;
         }
 
+        NormalizeNestedNodeIndices(layers, dialect, sequential ? null : config, out var endpointOffsets);
+
         var names = new HashSet<string>(StringComparer.Ordinal);
         foreach (var layer in layers)
         {
@@ -165,8 +174,8 @@ internal sealed class ConfigParser
         }
         else
         {
-            inputs = ParseEndpoints(config?["input_layers"], "input_layers", name);
-            outputs = ParseEndpoints(config?["output_layers"], "output_layers", name);
+            inputs = ParseEndpoints(config?["input_layers"], "input_layers", name).Select(endpointOffsets).ToArray();
+            outputs = ParseEndpoints(config?["output_layers"], "output_layers", name).Select(endpointOffsets).ToArray();
         }
 
         foreach (var layer in layers)
@@ -182,6 +191,53 @@ internal sealed class ConfigParser
         foreach (var t in inputs.Concat(outputs)) CheckRef(t, names, null, name);
 
         return new KerasModel(root, className, name, layers, inputs, outputs, source) { Dialect = dialect };
+    }
+
+    /// <summary>Config keys of known layers that must hold a positive integer when present (Keras fails on anything else).</summary>
+    private static readonly string[] s_sizeKeys = { "units", "filters", "output_dim", "input_dim", "nb_filter", "depth_multiplier" };
+
+    private void CheckSizes(string className, JsonObject config, string layer)
+    {
+        if (!LayerCatalog.IsKnown(className)) return;
+        foreach (var key in s_sizeKeys)
+        {
+            var value = config[key];
+            if (value is null) continue;
+            if (!TryInt(value, out var n) || n <= 0)
+                throw new KerasFormatException(_file, $"'{key}' should be a positive integer but is {value.ToJsonString()}.", layer);
+        }
+    }
+
+    /// <summary>
+    /// Keras numbers the calls of a nested model from 1 where the model has a construction call of its own (a
+    /// Functional model, or a Sequential built on an input): tf.keras and Keras 1 do so in inbound nodes and
+    /// endpoints, Keras 3 only in <c>input_layers</c>/<c>output_layers</c> and only for Functional models. Surgeon
+    /// numbers every layer's calls from 0 (its <see cref="KerasLayer.InboundNodes"/> index); this rewrites the
+    /// references to nested models accordingly. The original JSON is kept and written back unchanged.
+    /// </summary>
+    private static void NormalizeNestedNodeIndices(List<KerasLayer> layers, NodeDialect dialect, JsonObject? config, out Func<TensorRef, TensorRef> endpoint)
+    {
+        var nodeOffset = new Dictionary<string, int>(StringComparer.Ordinal);
+        var endpointOffset = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var l in layers)
+        {
+            if (l.NestedModel is not { } nested) continue;
+            var hasConstructionCall = !nested.IsSequential || nested.Layers.FirstOrDefault()?.ClassName == "InputLayer";
+            if (!hasConstructionCall) continue;
+            if (dialect != NodeDialect.Keras3) nodeOffset[l.Name] = 1;
+            if (dialect != NodeDialect.Keras3 || !nested.IsSequential) endpointOffset[l.Name] = 1;
+        }
+        TensorRef Shift(TensorRef t, Dictionary<string, int> offsets) =>
+            offsets.TryGetValue(t.Layer, out var o) && t.NodeIndex >= o ? t with { NodeIndex = t.NodeIndex - o } : t;
+        endpoint = t => Shift(t, endpointOffset);
+        if (nodeOffset.Count == 0) return;
+        for (var i = 0; i < layers.Count; i++)
+        {
+            var l = layers[i];
+            if (!l.InboundNodes.Any(n => n.Inputs.Any(t => nodeOffset.ContainsKey(t.Layer)))) continue;
+            var nodes = l.InboundNodes.Select(n => new KerasNode(n.Inputs.Select(t => Shift(t, nodeOffset)).ToArray(), n.Raw)).ToArray();
+            layers[i] = new KerasLayer(l.Entry, l.ClassName, l.Name, nodes, l.Weights, l.NestedModel, l.IsSynthesized) { ArchiveGroupNames = l.ArchiveGroupNames };
+        }
     }
 
     private KerasModel ParseOpaqueModel(JsonObject root, string className, JsonObject config, ModelSource source)

@@ -53,30 +53,36 @@ internal static class ConfigWriter
         if (layer.NestedModel is { } nested)
         {
             entry = ToNode(nested);
-            if (layer.Entry["inbound_nodes"] is not null) entry["inbound_nodes"] = Nodes(layer, model.Dialect);
+            if (layer.Entry["inbound_nodes"] is not null) entry["inbound_nodes"] = Nodes(layer, model.Dialect, model);
             return entry;
         }
         entry = (JsonObject)layer.Entry.DeepClone();
         if (!model.IsSequential && (layer.Entry["inbound_nodes"] is not null || layer.InboundNodes.Count > 0))
         {
-            entry["inbound_nodes"] = Nodes(layer, model.Dialect);
+            entry["inbound_nodes"] = Nodes(layer, model.Dialect, model);
         }
         return entry;
     }
 
-    private static JsonArray Nodes(KerasLayer layer, NodeDialect dialect)
+    private static JsonArray Nodes(KerasLayer layer, NodeDialect dialect, KerasModel model)
     {
         var array = new JsonArray();
         foreach (var node in layer.InboundNodes)
         {
-            array.Add(node.Raw?.DeepClone() ?? Synthesize(node, dialect));
+            array.Add(node.Raw?.DeepClone() ?? Synthesize(node, dialect, model));
         }
         return array;
     }
 
     /// <summary>A node with no recorded form (created by surgery), written the way Keras of that dialect writes one.</summary>
-    private static JsonNode Synthesize(KerasNode node, NodeDialect dialect)
+    private static JsonNode Synthesize(KerasNode node, NodeDialect dialect, KerasModel model)
     {
+        // Undo the parser's numbering of nested-model calls from 0 (see ConfigParser.NormalizeNestedNodeIndices).
+        TensorRef Serialized(TensorRef t) =>
+            dialect != NodeDialect.Keras3 && model.FindLayer(t.Layer)?.NestedModel is { } nested
+                && (!nested.IsSequential || nested.Layers.FirstOrDefault()?.ClassName == "InputLayer")
+                ? t with { NodeIndex = t.NodeIndex + 1 } : t;
+        node = new KerasNode(node.Inputs.Select(Serialized).ToArray(), null);
         if (dialect == NodeDialect.Keras3)
         {
             var tensors = node.Inputs.Select(t => (JsonNode)new JsonObject
