@@ -54,8 +54,18 @@ public sealed class GraphTests
         KerasFile.Save(model, dir.File(name));
         using var reloaded = KerasFile.Load(dir.File(name));
 
-        ModelAssert.Identical(model, reloaded);
-        Assert.Null(ModelComparison.FindDifference(model, reloaded));
+        if (name.EndsWith(".h5", StringComparison.Ordinal))
+        {
+            ModelAssert.Identical(model, reloaded);
+        }
+        else
+        {
+            // Converted to the Keras 3 dialect on the way: nested call numbering and shared nodes must survive.
+            Assert.Equal(KerasDialect.Keras3, reloaded.Dialect);
+            Assert.Null(ModelComparison.FindDifference(model, reloaded, ComparisonMode.Graph));
+            Assert.Equal(2, reloaded["tower"].InboundNodes.Count);
+            Assert.Equal(new TensorRef("tower", 1), reloaded["merge"].InboundNodes[0].Inputs[1]);
+        }
     }
 
     [Fact]

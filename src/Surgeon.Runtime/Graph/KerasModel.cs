@@ -72,8 +72,11 @@ public sealed class KerasModel : IDisposable
     /// </summary>
     internal IReadOnlyDictionary<string, string> ArchiveGroupNames { get; set; } = new Dictionary<string, string>();
 
-    /// <summary>How inbound nodes are serialized in this model's dialect.</summary>
-    internal IO.NodeDialect Dialect { get; init; }
+    /// <summary>
+    /// The configuration style the model is written in (inbound-node format, layer keys). Legacy HDF5 files keep it;
+    /// <c>.keras</c> files always hold <see cref="KerasDialect.Keras3"/>, converting on save.
+    /// </summary>
+    public KerasDialect Dialect { get; internal init; }
 
     /// <summary>The top-level serialized model (<c>class_name</c>, <c>config</c>, and any other keys), verbatim.</summary>
     internal JsonObject Root { get; }

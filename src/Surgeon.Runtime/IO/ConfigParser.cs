@@ -24,16 +24,6 @@ internal sealed record LayerWeights(IReadOnlyList<KerasWeight> Weights, IReadOnl
     public static readonly LayerWeights None = new(Array.Empty<KerasWeight>(), new Dictionary<string, string>());
 }
 
-/// <summary>How a model's inbound nodes are written.</summary>
-internal enum NodeDialect
-{
-    /// <summary>Keras 1: <c>[[name, node, tensor], ...]</c>.</summary>
-    Keras1,
-    /// <summary>Keras 2 / tf.keras / tfjs: <c>[[name, node, tensor, {kwargs}], ...]</c>.</summary>
-    Keras2,
-    /// <summary>Keras 3: <c>{"args": [...], "kwargs": {...}}</c> with <c>__keras_tensor__</c> objects.</summary>
-    Keras3,
-}
 
 /// <summary>
 /// Turns a serialized Keras model (<c>{"class_name": ..., "config": ...}</c>) of any Keras dialect into a
@@ -215,7 +205,7 @@ internal sealed class ConfigParser
     /// numbers every layer's calls from 0 (its <see cref="KerasLayer.InboundNodes"/> index); this rewrites the
     /// references to nested models accordingly. The original JSON is kept and written back unchanged.
     /// </summary>
-    private static void NormalizeNestedNodeIndices(List<KerasLayer> layers, NodeDialect dialect, JsonObject? config, out Func<TensorRef, TensorRef> endpoint)
+    private static void NormalizeNestedNodeIndices(List<KerasLayer> layers, KerasDialect dialect, JsonObject? config, out Func<TensorRef, TensorRef> endpoint)
     {
         var nodeOffset = new Dictionary<string, int>(StringComparer.Ordinal);
         var endpointOffset = new Dictionary<string, int>(StringComparer.Ordinal);
@@ -224,8 +214,8 @@ internal sealed class ConfigParser
             if (l.NestedModel is not { } nested) continue;
             var hasConstructionCall = !nested.IsSequential || nested.Layers.FirstOrDefault()?.ClassName == "InputLayer";
             if (!hasConstructionCall) continue;
-            if (dialect != NodeDialect.Keras3) nodeOffset[l.Name] = 1;
-            if (dialect != NodeDialect.Keras3 || !nested.IsSequential) endpointOffset[l.Name] = 1;
+            if (dialect != KerasDialect.Keras3) nodeOffset[l.Name] = 1;
+            if (dialect != KerasDialect.Keras3 || !nested.IsSequential) endpointOffset[l.Name] = 1;
         }
         TensorRef Shift(TensorRef t, Dictionary<string, int> offsets) =>
             offsets.TryGetValue(t.Layer, out var o) && t.NodeIndex >= o ? t with { NodeIndex = t.NodeIndex - o } : t;
@@ -244,7 +234,7 @@ internal sealed class ConfigParser
     {
         var name = config["name"] is JsonValue nv && nv.TryGetValue(out string? n) ? n : className;
         return new KerasModel(root, className, name, Array.Empty<KerasLayer>(), Array.Empty<TensorRef>(),
-            Array.Empty<TensorRef>(), source) { IsOpaque = true, Dialect = NodeDialect.Keras3 };
+            Array.Empty<TensorRef>(), source) { IsOpaque = true, Dialect = KerasDialect.Keras3 };
     }
 
     private void CheckRef(TensorRef t, HashSet<string> names, string? consumer, string model)
@@ -279,7 +269,7 @@ internal sealed class ConfigParser
         return System.Text.RegularExpressions.Regex.Replace(s, "([a-z])([A-Z])", "$1_$2").ToLowerInvariant();
     }
 
-    private KerasLayer SynthesizeInput(string firstLayer, JsonObject firstConfig, NodeDialect dialect)
+    private KerasLayer SynthesizeInput(string firstLayer, JsonObject firstConfig, KerasDialect dialect)
     {
         var shape = firstConfig["batch_input_shape"] ?? firstConfig["batch_shape"];
         if (shape is null && firstConfig["input_shape"] is JsonArray inputShape)
@@ -304,22 +294,22 @@ internal sealed class ConfigParser
         return new KerasLayer(entry, "InputLayer", name, Array.Empty<KerasNode>(), Array.Empty<KerasWeight>(), null, synthesized: true);
     }
 
-    private NodeDialect DetectDialect(JsonArray layers, ModelSource source)
+    private KerasDialect DetectDialect(JsonArray layers, ModelSource source)
     {
         foreach (var l in layers)
         {
             if (l is JsonObject o && o["inbound_nodes"] is JsonArray nodes && nodes.Count > 0)
             {
-                if (nodes[0] is JsonObject) return NodeDialect.Keras3;
+                if (nodes[0] is JsonObject) return KerasDialect.Keras3;
                 if (nodes[0] is JsonArray first && first.Count > 0 && first[0] is JsonArray t)
-                    return t.Count >= 4 ? NodeDialect.Keras2 : NodeDialect.Keras1;
+                    return t.Count >= 4 ? KerasDialect.Keras2 : KerasDialect.Keras1;
             }
         }
         return source.KerasMajorVersion switch
         {
-            1 => NodeDialect.Keras1,
-            >= 3 => NodeDialect.Keras3,
-            _ => NodeDialect.Keras2,
+            1 => KerasDialect.Keras1,
+            >= 3 => KerasDialect.Keras3,
+            _ => KerasDialect.Keras2,
         };
     }
 

@@ -64,7 +64,7 @@ internal static class ConfigWriter
         return entry;
     }
 
-    private static JsonArray Nodes(KerasLayer layer, NodeDialect dialect, KerasModel model)
+    private static JsonArray Nodes(KerasLayer layer, KerasDialect dialect, KerasModel model)
     {
         var array = new JsonArray();
         foreach (var node in layer.InboundNodes)
@@ -75,15 +75,15 @@ internal static class ConfigWriter
     }
 
     /// <summary>A node with no recorded form (created by surgery), written the way Keras of that dialect writes one.</summary>
-    private static JsonNode Synthesize(KerasNode node, NodeDialect dialect, KerasModel model)
+    private static JsonNode Synthesize(KerasNode node, KerasDialect dialect, KerasModel model)
     {
         // Undo the parser's numbering of nested-model calls from 0 (see ConfigParser.NormalizeNestedNodeIndices).
         TensorRef Serialized(TensorRef t) =>
-            dialect != NodeDialect.Keras3 && model.FindLayer(t.Layer)?.NestedModel is { } nested
+            dialect != KerasDialect.Keras3 && model.FindLayer(t.Layer)?.NestedModel is { } nested
                 && (!nested.IsSequential || nested.Layers.FirstOrDefault()?.ClassName == "InputLayer")
                 ? t with { NodeIndex = t.NodeIndex + 1 } : t;
         node = new KerasNode(node.Inputs.Select(Serialized).ToArray(), null);
-        if (dialect == NodeDialect.Keras3)
+        if (dialect == KerasDialect.Keras3)
         {
             var tensors = node.Inputs.Select(t => (JsonNode)new JsonObject
             {
@@ -102,7 +102,7 @@ internal static class ConfigWriter
         foreach (var t in node.Inputs)
         {
             var triple = new JsonArray(t.Layer, t.NodeIndex, t.TensorIndex);
-            if (dialect == NodeDialect.Keras2) triple.Add(new JsonObject());
+            if (dialect == KerasDialect.Keras2) triple.Add(new JsonObject());
             list.Add(triple);
         }
         return list;

@@ -36,7 +36,7 @@ internal static class KerasArchiveWriter
                 ["date_saved"] = DateTime.Now.ToString("yyyy-MM-dd@HH:mm:ss", CultureInfo.InvariantCulture),
             };
             AddText(zip, "metadata.json", metadata.ToJsonString());
-            AddText(zip, "config.json", ConfigWriter.ToJson(model, indented: false));
+            AddText(zip, "config.json", Keras3Dialect.Convert(model, path).ToJsonString());
             var entry = zip.CreateEntry("model.weights.h5", CompressionLevel.NoCompression);
             using var output = entry.Open();
             using var input = File.OpenRead(weightsTemp);

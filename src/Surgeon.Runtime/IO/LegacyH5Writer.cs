@@ -65,8 +65,8 @@ internal static class LegacyH5Writer
     /// <summary>The version to record: the source's, else one matching the config dialect.</summary>
     internal static string KerasVersion(KerasModel model) => model.Source.KerasVersion ?? model.Dialect switch
     {
-        NodeDialect.Keras1 => "1.2.2",
-        NodeDialect.Keras3 => "3.0.0",
+        KerasDialect.Keras1 => "1.2.2",
+        KerasDialect.Keras3 => "3.0.0",
         _ => "2.15.0",
     };
 
