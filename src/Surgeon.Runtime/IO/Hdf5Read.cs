@@ -12,11 +12,12 @@ internal static class Hdf5Read
     public const long MaxTensorBytes = 16L << 30;
 
     /// <summary>
-    /// Largest ratio of a chunked dataset's size to its file's size we accept (deflate cannot exceed about 1032:1).
+    /// Largest ratio of a chunked dataset's size to its file's size we accept: deflate, the compression h5py offers
+    /// Keras users, cannot exceed about 1032:1.
     /// Without it, a few bytes declaring a chunked dataset whose chunks were never written make us allocate and
     /// fill the whole declared size.
     /// </summary>
-    public const long MaxCompressionRatio = 4096;
+    public const long MaxCompressionRatio = 1100;
 
     public static NativeFile Open(string file)
     {

@@ -6,7 +6,7 @@ namespace Surgeon.IO;
 /// <summary>
 /// Type facts PureHDF 2.2 parses but does not expose publicly (byte order). Read through its internal datatype
 /// message; if that internal shape ever changes, the answer falls back to "little-endian", which every Keras writer
-/// uses, and the test <c>Hdf5TypesTests</c> fails so that the fallback is noticed.
+/// uses, and <c>LegacyH5LayoutTests.PureHdfInternals_ByteOrderProbeIsAvailable</c> fails so that the fallback is noticed.
 /// </summary>
 internal static class Hdf5Types
 {

@@ -14,7 +14,7 @@ namespace Surgeon.IO;
 /// (<c>NativeWriteContext.TypeToMessageMap</c>, keyed by CLR type, default string length and the attribute's
 /// <see cref="H5OpaqueInfo"/>) before building a type message, so we pre-seed that cache with PureHDF's own string
 /// messages re-flagged with the padding and character set we need, and tag each attribute with a marker opaque info.
-/// This touches PureHDF internals: the version is pinned, <c>KerasH5StringsTests</c> checks the hook, and if the
+/// This touches PureHDF internals: the version is pinned, <c>LegacyH5LayoutTests</c> checks the hook, and if the
 /// internals are missing we fall back to the public API (<see cref="Exact"/> is then false) rather than fail.
 /// </remarks>
 internal sealed class KerasH5Strings
