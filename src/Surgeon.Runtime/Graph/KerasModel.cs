@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using TorchSharp;
+using static TorchSharp.torch;
 
 namespace Surgeon;
 
@@ -118,6 +119,19 @@ public sealed class KerasModel : IDisposable
                 foreach (var pair in nested.AllWeights()) yield return pair;
             }
         }
+    }
+
+    /// <summary>The device the weights live on (CPU for a model without weights).</summary>
+    public Device Device => AllWeights().Select(x => x.Weight.Value.device).FirstOrDefault() ?? torch.CPU;
+
+    /// <summary>
+    /// A copy of this model with every weight copied to <paramref name="device"/> (e.g. <c>torch.CUDA</c>). This model is
+    /// unchanged; dispose both.
+    /// </summary>
+    public KerasModel To(Device device)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        return ModelCopy.To(this, device);
     }
 
     /// <summary>The architecture as Keras's <c>model.to_json()</c> would write it, in the model's own dialect.</summary>

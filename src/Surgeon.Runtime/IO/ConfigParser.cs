@@ -106,7 +106,7 @@ internal sealed class ConfigParser
                 : layerConfig["name"] is JsonValue cn && cn.TryGetValue(out string? s2) ? s2
                 : throw new KerasFormatException(_file, $"layer #{i} ({layerClass}) has no name.");
 
-            CheckSizes(layerClass, layerConfig, layerName);
+            CheckConfig(layerClass, layerConfig, layerName);
 
             IReadOnlyList<KerasNode> nodes;
             if (sequential)
@@ -186,8 +186,12 @@ internal sealed class ConfigParser
     /// <summary>Config keys of known layers that must hold a positive integer when present (Keras fails on anything else).</summary>
     private static readonly string[] s_sizeKeys = { "units", "filters", "output_dim", "input_dim", "nb_filter", "depth_multiplier" };
 
-    private void CheckSizes(string className, JsonObject config, string layer)
+    /// <summary>Refuses config values of a wrong type that later stages (weight matching, shapes) rely on.</summary>
+    private void CheckConfig(string className, JsonObject config, string layer)
     {
+        // Wrappers (TimeDistributed, Bidirectional) name the class of the layer they wrap.
+        if (config["layer"] is JsonObject inner)
+            RequireString(inner, "class_name", layer, "the wrapped layer");
         if (!LayerCatalog.IsKnown(className)) return;
         foreach (var key in s_sizeKeys)
         {
