@@ -19,6 +19,9 @@ internal static class Hdf5Read
     /// </summary>
     public const long MaxCompressionRatio = 1100;
 
+    /// <summary>Largest declared size of a string attribute we read (Keras's largest, <c>model_config</c>, is a few MB).</summary>
+    private const long MaxAttributeBytes = 256L << 20;
+
     public static NativeFile Open(string file)
     {
         CheckSuperblock(file);
@@ -97,16 +100,21 @@ internal static class Hdf5Read
 
     public static bool HasAttribute(IH5Object o, string name) => o.AttributeExists(name);
 
+    /// <summary>Whether <paramref name="group"/> has a link <paramref name="name"/>; a corrupt group is a <see cref="KerasFormatException"/>.</summary>
+    public static bool LinkExists(string file, IH5Group group, string name, string? layer = null) =>
+        Guard(file, layer, null, $"link '{name}'", () => group.LinkExists(name));
+
     /// <summary>A string attribute (fixed or variable length, ASCII or UTF-8, scalar or a one-element array), or null if absent.</summary>
     public static string? StringAttribute(string file, IH5Object o, string name, string? layer = null)
     {
-        if (!o.AttributeExists(name)) return null;
         return Guard(file, layer, null, $"attribute '{name}'", () =>
         {
+            if (!o.AttributeExists(name)) return null;
             var a = o.Attribute(name);
             if (a.Type.Class is not (H5DataTypeClass.String or H5DataTypeClass.VariableLength))
                 throw new KerasFormatException(file, $"attribute '{name}' is not a string ({a.Type.Class}).", layer);
-            var s = a.Space.Type == H5DataspaceType.Scalar ? a.Read<string>() : a.Read<string[]>().FirstOrDefault() ?? "";
+            CheckAttributeSize(file, a, name, layer);
+            var s = a.Space.Type == H5DataspaceType.Scalar ? ReadAttribute<string>(file, a, name, layer) : ReadAttribute<string[]>(file, a, name, layer).FirstOrDefault() ?? "";
             return s.TrimEnd('\0');
         });
     }
@@ -116,14 +124,15 @@ internal static class Hdf5Read
     /// or variable-length strings, split into <c>name0</c>, <c>name1</c>, ... when large, or the empty float64
     /// array Keras writes for "no names". Null when absent.
     /// </summary>
-    public static string[]? NameListAttribute(string file, IH5Object o, string name, string? layer = null)
-    {
-        if (o.AttributeExists(name)) return ReadNames(file, o, name, layer);
-        if (!o.AttributeExists(name + "0")) return null;
-        var all = new List<string>();
-        for (var i = 0; o.AttributeExists(name + i); i++) all.AddRange(ReadNames(file, o, name + i, layer));
-        return all.ToArray();
-    }
+    public static string[]? NameListAttribute(string file, IH5Object o, string name, string? layer = null) =>
+        Guard(file, layer, null, $"attribute '{name}'", () =>
+        {
+            if (o.AttributeExists(name)) return ReadNames(file, o, name, layer);
+            if (!o.AttributeExists(name + "0")) return null;
+            var all = new List<string>();
+            for (var i = 0; o.AttributeExists(name + i); i++) all.AddRange(ReadNames(file, o, name + i, layer));
+            return all.ToArray();
+        });
 
     private static string[] ReadNames(string file, IH5Object o, string name, string? layer) =>
         Guard(file, layer, null, $"attribute '{name}'", () =>
@@ -132,7 +141,8 @@ internal static class Hdf5Read
             switch (a.Type.Class)
             {
                 case H5DataTypeClass.String or H5DataTypeClass.VariableLength:
-                    var values = a.Space.Type == H5DataspaceType.Scalar ? new[] { a.Read<string>() } : a.Read<string[]>();
+                    CheckAttributeSize(file, a, name, layer);
+                    var values = a.Space.Type == H5DataspaceType.Scalar ? new[] { ReadAttribute<string>(file, a, name, layer) } : ReadAttribute<string[]>(file, a, name, layer);
                     return values.Select(v => v.TrimEnd('\0')).ToArray();
                 case H5DataTypeClass.FloatingPoint or H5DataTypeClass.FixedPoint
                     when a.Space.Type == H5DataspaceType.Simple && a.Space.Dimensions.All(d => d == 0) || a.Space.Type == H5DataspaceType.Null:
@@ -141,6 +151,38 @@ internal static class Hdf5Read
                     throw new KerasFormatException(file, $"attribute '{name}' should list names but is of type {a.Type.Class}.", layer);
             }
         });
+
+    /// <summary>
+    /// Reads an attribute. PureHDF sizes its buffers from the file (e.g. a variable-length string's global heap
+    /// collection), so a corrupt size surfaces as an <see cref="OutOfMemoryException"/> for an impossible array.
+    /// </summary>
+    private static T ReadAttribute<T>(string file, IH5Attribute a, string name, string? layer)
+    {
+        try
+        {
+            return a.Read<T>();
+        }
+        catch (OutOfMemoryException e)
+        {
+            throw new KerasFormatException(file, $"attribute '{name}' declares more data than can be allocated: the file is corrupt.", layer, inner: e);
+        }
+    }
+
+    /// <summary>Refuses an attribute declaring more data than any Keras attribute holds, before PureHDF allocates it.</summary>
+    private static void CheckAttributeSize(string file, IH5Attribute a, string name, string? layer)
+    {
+        long count = 1;
+        if (a.Space.Type == H5DataspaceType.Simple)
+        {
+            foreach (var d in a.Space.Dimensions)
+            {
+                if (d > MaxAttributeBytes || (count *= (long)d) > MaxAttributeBytes)
+                    throw new KerasFormatException(file, $"attribute '{name}' declares dimensions [{string.Join(", ", a.Space.Dimensions)}]: the file is corrupt.", layer);
+            }
+        }
+        if (count * a.Type.Size > MaxAttributeBytes)
+            throw new KerasFormatException(file, $"attribute '{name}' declares {count * a.Type.Size:N0} bytes: the file is corrupt.", layer);
+    }
 
     /// <summary>Reads a dataset into a new CPU tensor of the matching dtype, straight into the tensor's memory.</summary>
     public static Tensor ReadTensor(string file, IH5Dataset dataset, string? layer, string weight, long fileLength)

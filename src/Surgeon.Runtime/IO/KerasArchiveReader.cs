@@ -28,7 +28,16 @@ internal static class KerasArchiveReader
         using (zip)
         {
             var entries = new Dictionary<string, ZipArchiveEntry>(StringComparer.Ordinal);
-            foreach (var entry in zip.Entries)
+            IReadOnlyCollection<ZipArchiveEntry> all;
+            try
+            {
+                all = zip.Entries;
+            }
+            catch (InvalidDataException e)
+            {
+                throw new KerasFormatException(file, $"is not a valid .keras (zip) archive: {e.Message}", inner: e);
+            }
+            foreach (var entry in all)
             {
                 var name = entry.FullName;
                 if (name.StartsWith('/') || name.StartsWith('\\') || name.Split('/', '\\').Contains("..") || name.Contains(':'))
@@ -156,7 +165,7 @@ internal static class KerasArchiveReader
 
         public LayerWeights Load(LayerSite site)
         {
-            if (site.ArchivePath.Length == 0 || !_h5.Exists(site.ArchivePath))
+            if (site.ArchivePath.Length == 0 || !Hdf5Read.Guard(_file, site.Name, null, $"group '{site.ArchivePath}'", () => _h5.Exists(site.ArchivePath)))
             {
                 var expected = LayerCatalog.VariableNames(site.ClassName, site.Config);
                 if (expected is { Length: > 0 })

@@ -17,15 +17,15 @@ internal static class LegacyH5Reader
         var config = Hdf5Read.StringAttribute(file, h5, "model_config");
         if (config is null)
         {
-            var kind = h5.LinkExists("inputs") || h5.LinkExists("predictions")
+            var kind = Hdf5Read.LinkExists(file, h5, "inputs") || Hdf5Read.LinkExists(file, h5, "predictions")
                 ? "an HDF5 data file, not a Keras model"
-                : "a Keras weights-only file (no 'model_config'); load it with the model's architecture JSON";
+                : "a Keras weights-only file (no 'model_config'): load the model's architecture JSON instead, with this file as its weights (LoadOptions.WeightsPath, or --weights)";
             throw new KerasFormatException(file, $"is {kind}.");
         }
         var root = ConfigParser.ParseObject(config, file, "the 'model_config' attribute");
         var version = Hdf5Read.StringAttribute(file, h5, "keras_version");
         var backend = Hdf5Read.StringAttribute(file, h5, "backend");
-        if (!h5.LinkExists("model_weights"))
+        if (!Hdf5Read.LinkExists(file, h5, "model_weights"))
             throw new KerasFormatException(file, "has a 'model_config' but no 'model_weights' group.");
         var weightsGroup = Hdf5Read.Guard(file, null, null, "group 'model_weights'", () => h5.Group("model_weights"));
         version ??= Hdf5Read.StringAttribute(file, weightsGroup, "keras_version");
@@ -53,7 +53,9 @@ internal static class LegacyH5Reader
             return new ConfigParser(jsonFile, NoWeights.Instance).Parse(root, src);
         }
         using var h5 = Hdf5Read.Open(weightsFile);
-        IH5Group group = h5.LinkExists("model_weights") ? h5.Group("model_weights") : h5;
+        IH5Group group = Hdf5Read.LinkExists(weightsFile, h5, "model_weights")
+            ? Hdf5Read.Guard(weightsFile, null, null, "group 'model_weights'", () => h5.Group("model_weights"))
+            : h5;
         var version = Str(root, "keras_version") ?? Hdf5Read.StringAttribute(weightsFile, h5, "keras_version");
         var backend = Str(root, "backend") ?? Hdf5Read.StringAttribute(weightsFile, h5, "backend");
         var source = new ModelSource(jsonFile, ModelFormat.ArchitectureJsonWithWeights, version, backend);
@@ -92,7 +94,7 @@ internal static class LegacyH5Reader
 
     private static IReadOnlyList<StoredTensor> ReadOptimizerWeights(string file, NativeFile h5)
     {
-        if (!h5.LinkExists("optimizer_weights")) return Array.Empty<StoredTensor>();
+        if (!Hdf5Read.LinkExists(file, h5, "optimizer_weights")) return Array.Empty<StoredTensor>();
         var group = Hdf5Read.Guard(file, null, null, "group 'optimizer_weights'", () => h5.Group("optimizer_weights"));
         var names = Hdf5Read.NameListAttribute(file, group, "weight_names") ?? Array.Empty<string>();
         var length = new FileInfo(file).Length;
@@ -146,8 +148,8 @@ internal static class LegacyH5Reader
             _length = new FileInfo(file).Length;
             _layerNames = Hdf5Read.NameListAttribute(file, group, "layer_names")
                 ?? throw new KerasFormatException(file, "has no 'layer_names' attribute on its weights group.");
-            var weighted = _layerNames.Where(n => group.LinkExists(n)
-                && (Hdf5Read.NameListAttribute(file, group.Group(n), "weight_names", n) ?? Array.Empty<string>()).Length > 0).ToList();
+            var weighted = _layerNames.Where(n => Hdf5Read.LinkExists(file, group, n, n)
+                && (Hdf5Read.NameListAttribute(file, Hdf5Read.Guard(file, n, null, "layer group", () => group.Group(n)), "weight_names", n) ?? Array.Empty<string>()).Length > 0).ToList();
             if (!weighted.All(modelLayerNames.Contains)) _byOrder = new Queue<string>(weighted);
         }
 
@@ -165,7 +167,7 @@ internal static class LegacyH5Reader
                 }
                 groupName = _byOrder.Dequeue();
             }
-            if (!_layerNames.Contains(groupName) || !_group.LinkExists(groupName))
+            if (!_layerNames.Contains(groupName) || !Hdf5Read.LinkExists(_file, _group, groupName, site.Name))
             {
                 var expected = LayerCatalog.VariableNames(site.ClassName, site.Config);
                 if (expected is { Length: > 0 } && site.Scope.Count == 0)

@@ -94,7 +94,16 @@ internal static class TfjsReader
             if (!full.StartsWith(dir + Path.DirectorySeparatorChar, StringComparison.Ordinal))
                 throw new KerasFormatException(file, $"weight shard path '{rel}' points outside the model folder.");
             if (!File.Exists(full)) throw new KerasFormatException(file, $"weight shard '{rel}' does not exist.");
-            parts.Add(File.ReadAllBytes(full));
+            try
+            {
+                if (parts.Sum(x => (long)x.Length) + new FileInfo(full).Length > Array.MaxLength)
+                    throw new KerasFormatException(file, "weight shards of one manifest group over 2 GiB are not supported.");
+                parts.Add(File.ReadAllBytes(full));
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new KerasFormatException(file, $"weight shard '{rel}' cannot be read: {e.Message}", inner: e);
+            }
         }
         var all = new byte[parts.Sum(b => (long)b.Length)];
         var at = 0;
