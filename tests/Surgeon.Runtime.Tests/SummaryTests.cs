@@ -103,3 +103,23 @@ public sealed class SummaryTests
         Assert.Equal(JsonValueKind.Array, first.GetProperty("connected_to").ValueKind);
     }
 }
+
+/// <summary>Architecture JSON that parses but cannot be built gets a clear error naming the layer.</summary>
+public sealed class CreateFromArchitectureTests
+{
+    [Theory]
+    [InlineData("\"units\": null", "dense")]
+    [InlineData("\"units\": 3, \"kernel_initializer\": {\"class_name\": \"NoSuchInit\"}", "NoSuchInit")]
+    public void Create_MalformedLayer_ThrowsNamingLayer(string denseConfig, string expected)
+    {
+        var json = $$$"""
+            {"class_name": "Sequential", "config": {"name": "s", "layers": [
+              {"class_name": "InputLayer", "config": {"batch_input_shape": [null, 4], "name": "in"}},
+              {"class_name": "Dense", "config": {"name": "dense", {{{denseConfig}}}}}]}}
+            """;
+
+        var e = Assert.ThrowsAny<SurgeonException>(() => KerasFile.CreateFromArchitecture(json));
+
+        Assert.Contains(expected, e.Message);
+    }
+}

@@ -5,6 +5,9 @@ namespace Surgeon;
 /// <summary>Typed reads of Keras layer config values, accepting the Keras 1 key names where they differ.</summary>
 internal static class ConfigValues
 {
+    /// <summary>The node's string value, or null when it is absent or not a string.</summary>
+    public static string? AsString(this JsonNode? n) => n is JsonValue v && v.TryGetValue(out string? s) ? s : null;
+
     public static int? Int(JsonObject c, params string[] keys)
     {
         foreach (var k in keys)

@@ -85,14 +85,14 @@ public static class LayerCatalog
                 return WithBias("kernel", "recurrent_kernel");
             case "Bidirectional":
                 {
-                    if (config["layer"] is not JsonObject inner || inner["class_name"]?.GetValue<string>() is not { } innerClass
+                    if (config["layer"] is not JsonObject inner || inner["class_name"].AsString() is not { } innerClass
                         || inner["config"] is not JsonObject innerConfig || VariableNames(innerClass, innerConfig) is not { } innerNames)
                         return null;
                     return innerNames.Select(n => "forward/" + n).Concat(innerNames.Select(n => "backward/" + n)).ToArray();
                 }
             case "TimeDistributed":
                 {
-                    if (config["layer"] is not JsonObject inner || inner["class_name"]?.GetValue<string>() is not { } innerClass
+                    if (config["layer"] is not JsonObject inner || inner["class_name"].AsString() is not { } innerClass
                         || inner["config"] is not JsonObject innerConfig)
                         return null;
                     return VariableNames(innerClass, innerConfig);

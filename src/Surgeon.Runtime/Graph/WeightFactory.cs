@@ -44,7 +44,16 @@ internal static class WeightFactory
                 var t = l.InboundNodes[0].Inputs[0];
                 var input = shapes.OutputShapes(t.Layer, t.NodeIndex)?[t.TensorIndex]
                     ?? throw new SurgeonException($"Cannot create weights for layer '{l.Name}': the shape of its input is unknown.");
-                foreach (var (name, shape, init) in Specs(l.ClassName, l.ConfigNode, input, l.Name))
+                List<(string Name, long[] Shape, JsonNode? Init)> specs;
+                try
+                {
+                    specs = Specs(l.ClassName, l.ConfigNode, input, l.Name).ToList();
+                }
+                catch (Exception e) when (e is InvalidOperationException or FormatException or IndexOutOfRangeException or OverflowException)
+                {
+                    throw new SurgeonException($"Cannot create weights for layer '{l.Name}' ({l.ClassName}): its config is incomplete or malformed ({e.Message})", e);
+                }
+                foreach (var (name, shape, init) in specs)
                 {
                     var tensor = Create(init, shape, generator);
                     created.Add(tensor);
@@ -155,7 +164,7 @@ internal static class WeightFactory
     /// <summary>A tensor initialised by a Keras initializer config (a name string or {class_name, config}).</summary>
     internal static Tensor Create(JsonNode? init, long[] shape, Generator generator)
     {
-        var name = init is JsonValue v ? v.GetValue<string>() : init?["class_name"]?.GetValue<string>() ?? "GlorotUniform";
+        var name = init.AsString() ?? (init as JsonObject)?["class_name"].AsString() ?? "GlorotUniform";
         var config = (init as JsonObject)?["config"] as JsonObject ?? new JsonObject();
         double Get(string key, double dflt) => config[key] is JsonValue x && x.TryGetValue(out double d) ? d : dflt;
         var (fanIn, fanOut) = Fans(shape);
@@ -185,7 +194,7 @@ internal static class WeightFactory
                         "henormal" => (2.0, "fan_in", "truncated_normal"),
                         "lecununiform" => (1.0, "fan_in", "uniform"),
                         "lecunnormal" => (1.0, "fan_in", "truncated_normal"),
-                        "variancescaling" => (Get("scale", 1), config["mode"]?.GetValue<string>() ?? "fan_in", config["distribution"]?.GetValue<string>() ?? "truncated_normal"),
+                        "variancescaling" => (Get("scale", 1), config["mode"].AsString() ?? "fan_in", config["distribution"].AsString() ?? "truncated_normal"),
                         _ => throw new SurgeonException($"Unknown weight initializer '{name}'."),
                     };
                     var n = mode switch { "fan_in" => fanIn, "fan_out" => fanOut, _ => (fanIn + fanOut) / 2.0 };

@@ -18,6 +18,11 @@ internal static class AtomicFile
         {
             throw new KerasFormatException(path, $"cannot be written: {e.Message}", inner: e);
         }
+        catch (Exception e) when (e is not SurgeonException and not OutOfMemoryException and not OperationCanceledException)
+        {
+            // A failure inside the HDF5/zip writers (PureHDF throws plain exceptions): say which file, keep the cause.
+            throw new KerasFormatException(path, $"cannot be written ({e.GetType().Name}: {e.Message})", inner: e);
+        }
         finally
         {
             if (File.Exists(temp))

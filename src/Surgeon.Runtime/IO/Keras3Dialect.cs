@@ -108,7 +108,7 @@ internal static class Keras3Dialect
     /// <summary>One layer entry (or a wrapped layer / cell) in Keras 3 form.</summary>
     private static JsonObject ConvertLayer(JsonObject entry, string? file, string layerName)
     {
-        var className = entry["class_name"]?.GetValue<string>() ?? "";
+        var className = entry["class_name"].AsString() ?? "";
         var result = new JsonObject();
         if (LayerCatalog.IsKnown(className))
         {
@@ -170,7 +170,7 @@ internal static class Keras3Dialect
     private static string? DType(JsonNode? dtype) => dtype switch
     {
         JsonValue v when v.TryGetValue(out string? s) => s,
-        JsonObject o => (o["config"] as JsonObject)?["name"]?.GetValue<string>(),
+        JsonObject o => (o["config"] as JsonObject)?["name"].AsString(),
         _ => null,
     };
 

@@ -148,7 +148,7 @@ internal static class KerasArchiveWriter
 
     private static string Container(KerasLayer layer, string weightName)
     {
-        var inner = (layer.ConfigNode["layer"] as JsonObject)?["class_name"]?.GetValue<string>();
+        var inner = (layer.ConfigNode["layer"] as JsonObject)?["class_name"].AsString();
         switch (layer.ClassName)
         {
             case var c when s_recurrent.Contains(c):

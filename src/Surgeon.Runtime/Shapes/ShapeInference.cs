@@ -215,7 +215,7 @@ public sealed class ShapeInference
             case "Bidirectional":
                 {
                     var inner = c["layer"] as JsonObject;
-                    var innerCls = inner?["class_name"]?.GetValue<string>();
+                    var innerCls = inner?["class_name"].AsString();
                     if (inner?["config"] is not JsonObject ic || innerCls is null) return null;
                     var fwd = Compute(innerCls, ic, inputs);
                     if (fwd is null) return null;
@@ -233,7 +233,7 @@ public sealed class ShapeInference
             case "TimeDistributed":
                 {
                     var inner = c["layer"] as JsonObject;
-                    var innerCls = inner?["class_name"]?.GetValue<string>();
+                    var innerCls = inner?["class_name"].AsString();
                     if (inner?["config"] is not JsonObject ic || innerCls is null) return null;
                     var step = new[] { x![0] }.Concat(x.Skip(2)).ToArray();
                     var r = Compute(innerCls, ic, new[] { step });

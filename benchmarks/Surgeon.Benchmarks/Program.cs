@@ -1,0 +1,66 @@
+using System.Globalization;
+
+namespace Surgeon.Benchmarks;
+
+/// <summary>Entry point: <c>io [--repeat N] [--keep DIR] [--check] [--warm-jit]</c>; see benchmarks/README.md.</summary>
+internal static class Program
+{
+    private const string Usage = """
+        Surgeon benchmarks (run in Release; see benchmarks/README.md)
+
+          io [--repeat N] [--keep DIR] [--check] [--warm-jit]
+              Load + save of a VGG16-sized model (138,357,544 float32 parameters) written by Surgeon's own writers,
+              .h5 and .keras, against File.Copy of the same file. Each measurement runs in a fresh child process and
+              reports its wall time and peak RSS (VmHWM). Prints a Markdown table of medians.
+                --repeat N   measured runs per operation after one warm-up run (default 5)
+                --keep DIR   write the model files to DIR and keep them; reuse them if they already exist
+                --check      exit with code 1 if a goal is missed (load+save <= 3x copy, peak RSS < 2x file size)
+                --warm-jit   in each child, load (and save) a tiny model of the same layers first, so the timed
+                             region excludes JIT compilation (default: cold process, as a CLI run sees it)
+        """;
+
+    public static int Main(string[] args)
+    {
+        if (args.Length > 0 && args[0] == Child.Command) return Child.Run(args[1..]);
+        if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
+        {
+            Console.WriteLine(Usage);
+            return args.Length == 0 ? 2 : 0;
+        }
+        if (args[0] != "io")
+        {
+            Console.Error.WriteLine($"Unknown command '{args[0]}'.\n\n{Usage}");
+            return 2;
+        }
+        var repeat = 5;
+        string? keep = null;
+        var check = false;
+        var warmJit = false;
+        for (var i = 1; i < args.Length; i++)
+        {
+            switch (args[i])
+            {
+                case "--repeat" when i + 1 < args.Length && int.TryParse(args[i + 1], NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n > 0:
+                    repeat = n;
+                    i++;
+                    break;
+                case "--keep" when i + 1 < args.Length:
+                    keep = args[++i];
+                    break;
+                case "--check":
+                    check = true;
+                    break;
+                case "--warm-jit":
+                    warmJit = true;
+                    break;
+                default:
+                    Console.Error.WriteLine($"Bad argument '{args[i]}'.\n\n{Usage}");
+                    return 2;
+            }
+        }
+#if DEBUG
+        Console.WriteLine("WARNING: this is a Debug build; run with -c Release for meaningful figures.");
+#endif
+        return IoBenchmark.Run(new IoOptions(repeat, keep, check, warmJit));
+    }
+}
