@@ -24,10 +24,25 @@ internal static class Hdf5Read
 
     public static NativeFile Open(string file)
     {
-        CheckSuperblock(file);
+        using (var s = File.OpenRead(file)) CheckSuperblock(file, s);
         try
         {
             return H5File.OpenRead(file);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            throw new KerasFormatException(file, $"is not a readable HDF5 file ({e.Message.TrimEnd('.')}).", inner: e);
+        }
+    }
+
+    /// <summary>Opens an HDF5 file held in a readable, seekable stream (left open); messages name <paramref name="file"/>.</summary>
+    public static NativeFile Open(Stream stream, string file)
+    {
+        CheckSuperblock(file, stream);
+        stream.Position = 0;
+        try
+        {
+            return H5File.Open(stream, leaveOpen: true);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
@@ -40,9 +55,8 @@ internal static class Hdf5Read
     /// address it records fits in the file (the check the HDF5 C library makes). PureHDF reads past the end of a
     /// truncated file as zeros, so without this a truncated file can give odd errors or silently wrong data.
     /// </summary>
-    private static void CheckSuperblock(string file)
+    private static void CheckSuperblock(string file, Stream s)
     {
-        using var s = File.OpenRead(file);
         var length = s.Length;
         var head = new byte[96];
         for (long at = 0; ; at = at == 0 ? 512 : at * 2)

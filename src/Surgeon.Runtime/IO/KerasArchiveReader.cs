@@ -62,12 +62,26 @@ internal static class KerasArchiveReader
                     throw new KerasFormatException(file, "stores weights as model.weights.npz; only the default HDF5 weights format is supported.");
                 throw new KerasFormatException(file, "has no model.weights.h5 entry.");
             }
-            var temp = Path.Combine(Path.GetTempPath(), $"surgeon-{Guid.NewGuid():N}.weights.h5");
+            // Keras stores the weights uncompressed: read them in place. A deflated entry is extracted first.
+            using var raw = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+            var location = Guarded(file, () => StoredZip.Locate(raw, "model.weights.h5"));
+            string? temp = null;
             try
             {
-                Extract(file, weightsEntry, temp);
-                using var h5 = OpenWeights(file, temp);
-                var store = new ArchiveWeightSource(file, temp, h5);
+                Stream weights;
+                if (location is { } at && at.Size == weightsEntry.Length)
+                {
+                    weights = new SubStream(raw, at.DataOffset, at.Size, writable: false);
+                }
+                else
+                {
+                    temp = Path.Combine(Path.GetTempPath(), $"surgeon-{Guid.NewGuid():N}.weights.h5");
+                    Extract(file, weightsEntry, temp);
+                    weights = new FileStream(temp, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.DeleteOnClose);
+                }
+                using var weightsStream = weights;
+                using var h5 = OpenWeights(file, weights);
+                var store = new ArchiveWeightSource(file, weights.Length, h5);
                 KerasModel? model = null;
                 try
                 {
@@ -86,8 +100,23 @@ internal static class KerasArchiveReader
             }
             finally
             {
-                try { File.Delete(temp); } catch (IOException) { }
+                if (temp is not null && File.Exists(temp))
+                {
+                    try { File.Delete(temp); } catch (IOException) { }
+                }
             }
+        }
+    }
+
+    private static T Guarded<T>(string file, Func<T> read)
+    {
+        try
+        {
+            return read();
+        }
+        catch (Exception e) when (e is IOException or ArgumentException or OverflowException)
+        {
+            throw new KerasFormatException(file, $"is not a valid .keras (zip) archive: {e.Message}", inner: e);
         }
     }
 
@@ -111,14 +140,15 @@ internal static class KerasArchiveReader
         }
     }
 
-    /// <summary>Opens the extracted weights; a failure names the archive and its entry, not the temporary file.</summary>
-    private static PureHDF.VOL.Native.NativeFile OpenWeights(string file, string temp)
+    /// <summary>Opens the weights entry; a failure names the archive and its entry.</summary>
+    private static PureHDF.VOL.Native.NativeFile OpenWeights(string file, Stream weights)
     {
+        const string entry = "model.weights.h5";
         try
         {
-            return Hdf5Read.Open(temp);
+            return Hdf5Read.Open(weights, entry);
         }
-        catch (KerasFormatException e) when (e.FilePath == temp)
+        catch (KerasFormatException e) when (e.FilePath == entry)
         {
             throw new KerasFormatException(file, $"model.weights.h5 {e.Problem}", e.LayerName, e.WeightName, e);
         }
@@ -156,11 +186,11 @@ internal static class KerasArchiveReader
         private readonly HashSet<string> _claimed = new(StringComparer.Ordinal);
         private readonly List<Tensor> _all = new();
 
-        public ArchiveWeightSource(string file, string tempFile, PureHDF.VOL.Native.NativeFile h5)
+        public ArchiveWeightSource(string file, long weightsLength, PureHDF.VOL.Native.NativeFile h5)
         {
             _file = file;
             _h5 = new NativeFileWrapper(h5);
-            _length = new FileInfo(tempFile).Length;
+            _length = weightsLength;
         }
 
         public LayerWeights Load(LayerSite site)

@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.IO.Compression;
 using System.Text;
 using System.Text.Json.Nodes;
 using PureHDF;
@@ -24,39 +23,22 @@ internal static class KerasArchiveWriter
     {
         if (model.Source.KerasMajorVersion == 1)
             throw new KerasFormatException(path, $"cannot hold model '{model.Name}': it was saved by Keras {model.Source.KerasVersion}, whose layer configs (e.g. Convolution2D, output_dim) and weight layouts Keras 3 cannot read. Save it as .h5.");
-        var weightsTemp = tempPath + ".weights.tmp";
-        try
+        var metadata = new JsonObject
         {
-            WriteWeights(model, weightsTemp, path);
-            using var zipStream = new FileStream(tempPath, FileMode.Create, FileAccess.ReadWrite, FileShare.None);
-            using var zip = new ZipArchive(zipStream, ZipArchiveMode.Create);
-            var metadata = new JsonObject
-            {
-                ["keras_version"] = model.Source.Format == ModelFormat.KerasArchive && model.Source.KerasVersion is { } v ? v : "3.0.0",
-                ["date_saved"] = DateTime.Now.ToString("yyyy-MM-dd@HH:mm:ss", CultureInfo.InvariantCulture),
-            };
-            AddText(zip, "metadata.json", metadata.ToJsonString());
-            AddText(zip, "config.json", Keras3Dialect.Convert(model, path).ToJsonString());
-            var entry = zip.CreateEntry("model.weights.h5", CompressionLevel.NoCompression);
-            using var output = entry.Open();
-            using var input = File.OpenRead(weightsTemp);
-            input.CopyTo(output, 1 << 20);
-        }
-        finally
-        {
-            if (File.Exists(weightsTemp)) File.Delete(weightsTemp);
-        }
+            ["keras_version"] = model.Source.Format == ModelFormat.KerasArchive && model.Source.KerasVersion is { } v ? v : "3.0.0",
+            ["date_saved"] = DateTime.Now.ToString("yyyy-MM-dd@HH:mm:ss", CultureInfo.InvariantCulture),
+        };
+        var config = Keras3Dialect.Convert(model, path).ToJsonString();
+        // Keras's entry order; the weights are written by the HDF5 writer straight into the archive (no temporary copy).
+        using var stream = new FileStream(tempPath, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1 << 16);
+        var zip = new StoredZip.Writer(stream);
+        zip.Add("metadata.json", Encoding.UTF8.GetBytes(metadata.ToJsonString()));
+        zip.Add("config.json", Encoding.UTF8.GetBytes(config));
+        zip.Add("model.weights.h5", weights => WriteWeights(model, weights, path));
+        zip.Finish();
     }
 
-    private static void AddText(ZipArchive zip, string name, string text)
-    {
-        var entry = zip.CreateEntry(name, CompressionLevel.NoCompression);
-        using var s = entry.Open();
-        var bytes = Encoding.UTF8.GetBytes(text);
-        s.Write(bytes);
-    }
-
-    private static void WriteWeights(KerasModel model, string h5Path, string file)
+    private static void WriteWeights(KerasModel model, Stream h5, string file)
     {
         var strings = new KerasH5Strings();
         using var data = new Hdf5Write();
@@ -73,7 +55,7 @@ internal static class KerasArchiveWriter
                 Hdf5Write.Group(root, groupPath).Attributes["name"] = strings.Scalar(name, ascii: false);
             }
         }
-        strings.Write(root, h5Path);
+        strings.Write(root, h5);
     }
 
     /// <summary>Writes a (possibly nested) model's variables below <paramref name="prefix"/>.</summary>

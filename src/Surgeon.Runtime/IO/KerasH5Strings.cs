@@ -57,17 +57,23 @@ internal sealed class KerasH5Strings
         return new H5Attribute(values, dimensions: new[] { (ulong)values.Length }, opaqueInfo: FixedMarker(length));
     }
 
-    /// <summary>Writes <paramref name="file"/> to <paramref name="path"/> with the string types registered here.</summary>
+    /// <summary>
+    /// Writes <paramref name="file"/> to the new file <paramref name="path"/> (a fresh temporary file: creating rather
+    /// than truncating spares ext4's flush-on-close of truncated files) with the string types registered here.
+    /// </summary>
     public void Write(H5File file, string path)
     {
+        using var stream = new FileStream(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1 << 16);
+        Write(file, stream);
+    }
+
+    /// <summary>Writes <paramref name="file"/> into a readable, writable, seekable stream (left open).</summary>
+    public void Write(H5File file, Stream stream)
+    {
+        // Contiguous datasets (PureHDF's default compact layout would store small weights inside object headers).
         var options = new H5WriteOptions(PreferCompactDatasetLayout: false);
-        if (s_internals is null)
-        {
-            file.Write(path, options);
-            return;
-        }
-        using var stream = new FileStream(path, FileMode.Create, FileAccess.ReadWrite, FileShare.None, 1 << 16);
-        s_internals.Write(file, stream, options, this);
+        if (s_internals is null) file.Write(stream, options);
+        else s_internals.Write(file, stream, options, this);
     }
 
     /// <summary>The reflected PureHDF members, resolved once.</summary>
