@@ -61,15 +61,7 @@ internal static class Vgg16
                     ["dilation_rate"] = new JsonArray(1, 1),
                     ["groups"] = 1,
                     ["activation"] = "relu",
-                    ["use_bias"] = true,
-                    ["kernel_initializer"] = Initializer("GlorotUniform"),
-                    ["bias_initializer"] = Initializer("Zeros"),
-                    ["kernel_regularizer"] = null,
-                    ["bias_regularizer"] = null,
-                    ["activity_regularizer"] = null,
-                    ["kernel_constraint"] = null,
-                    ["bias_constraint"] = null,
-                });
+                }.WithKernelDefaults());
             }
             Add("MaxPooling2D", $"block{b + 1}_pool", new JsonObject
             {
@@ -101,19 +93,19 @@ internal static class Vgg16
         return root.ToJsonString();
     }
 
-    private static JsonObject DenseConfig(int units, string activation) => new()
+    private static JsonObject DenseConfig(int units, string activation) =>
+        new JsonObject { ["units"] = units, ["activation"] = activation }.WithKernelDefaults();
+
+    /// <summary>The keys tf.keras writes for every layer with a kernel and a bias (defaults: Glorot, zeros, none).</summary>
+    private static JsonObject WithKernelDefaults(this JsonObject config)
     {
-        ["units"] = units,
-        ["activation"] = activation,
-        ["use_bias"] = true,
-        ["kernel_initializer"] = Initializer("GlorotUniform"),
-        ["bias_initializer"] = Initializer("Zeros"),
-        ["kernel_regularizer"] = null,
-        ["bias_regularizer"] = null,
-        ["activity_regularizer"] = null,
-        ["kernel_constraint"] = null,
-        ["bias_constraint"] = null,
-    };
+        config["use_bias"] = true;
+        config["kernel_initializer"] = Initializer("GlorotUniform");
+        config["bias_initializer"] = Initializer("Zeros");
+        foreach (var key in new[] { "kernel_regularizer", "bias_regularizer", "activity_regularizer", "kernel_constraint", "bias_constraint" })
+            config[key] = null;
+        return config;
+    }
 
     private static JsonObject Initializer(string className) => new()
     {

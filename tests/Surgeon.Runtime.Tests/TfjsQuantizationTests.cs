@@ -15,18 +15,28 @@ public sealed class TfjsQuantizationTests
            {"name": "dense/bias", "shape": [3], "dtype": "float32", "quantization": {{{biasQuantization}}}}]}]}
         """;
 
+    /// <summary>model.json plus its weights split over two shards at byte <paramref name="split"/>.</summary>
+    private static void WriteModel(TempDir dir, string kernelQuantization, string biasQuantization, List<byte> bytes, int split)
+    {
+        File.WriteAllText(dir.File("model.json"), ModelJson(kernelQuantization, biasQuantization));
+        File.WriteAllBytes(dir.File("group1-shard1of2.bin"), bytes.Take(split).ToArray());
+        File.WriteAllBytes(dir.File("group1-shard2of2.bin"), bytes.Skip(split).ToArray());
+    }
+
+    /// <summary>Kernel q = 0..5 (uint8, scale 0.5, min -1) and bias halves 1.5, -2, 0.25, split mid-kernel.</summary>
+    private static void WriteUint8AndHalfModel(TempDir dir)
+    {
+        var bytes = new List<byte> { 0, 1, 2, 3, 4, 5 };
+        foreach (var h in new[] { (Half)1.5f, (Half)(-2f), (Half)0.25f }) bytes.AddRange(BitConverter.GetBytes(h));
+        WriteModel(dir, """{"dtype": "uint8", "scale": 0.5, "min": -1.0, "original_dtype": "float32"}""", """{"dtype": "float16", "original_dtype": "float32"}""", bytes, split: 4);
+    }
+
     [Fact]
     public void Load_Uint8KernelAndFloat16Bias_Dequantizes()
     {
         // Arrange: kernel q = 0..5 with scale 0.5, min -1; bias halves 1.5, -2, 0.25. Shards split mid-weight.
         using var dir = new TempDir();
-        File.WriteAllText(dir.File("model.json"), ModelJson(
-            """{"dtype": "uint8", "scale": 0.5, "min": -1.0, "original_dtype": "float32"}""",
-            """{"dtype": "float16", "original_dtype": "float32"}"""));
-        var bytes = new List<byte> { 0, 1, 2, 3, 4, 5 };
-        foreach (var h in new[] { (Half)1.5f, (Half)(-2f), (Half)0.25f }) bytes.AddRange(BitConverter.GetBytes(h));
-        File.WriteAllBytes(dir.File("group1-shard1of2.bin"), bytes.Take(4).ToArray());
-        File.WriteAllBytes(dir.File("group1-shard2of2.bin"), bytes.Skip(4).ToArray());
+        WriteUint8AndHalfModel(dir);
 
         // Act
         using var model = KerasFile.Load(dir.Path);
@@ -43,13 +53,9 @@ public sealed class TfjsQuantizationTests
     public void Load_Uint16Kernel_Dequantizes()
     {
         using var dir = new TempDir();
-        File.WriteAllText(dir.File("model.json"), ModelJson(
-            """{"dtype": "uint16", "scale": 0.001, "min": -10.0}""",
-            """{"dtype": "uint16", "scale": 1.0, "min": 0.0}"""));
         var bytes = new List<byte>();
         foreach (var q in new ushort[] { 0, 1000, 10000, 20000, 65535, 42, 7, 8, 9 }) bytes.AddRange(BitConverter.GetBytes(q));
-        File.WriteAllBytes(dir.File("group1-shard1of2.bin"), bytes.Take(10).ToArray());
-        File.WriteAllBytes(dir.File("group1-shard2of2.bin"), bytes.Skip(10).ToArray());
+        WriteModel(dir, """{"dtype": "uint16", "scale": 0.001, "min": -10.0}""", """{"dtype": "uint16", "scale": 1.0, "min": 0.0}""", bytes, split: 10);
 
         using var model = KerasFile.Load(dir.File("model.json"));
 
@@ -63,12 +69,7 @@ public sealed class TfjsQuantizationTests
     public void Load_QuantizedModel_SavesAsFloat32H5()
     {
         using var dir = new TempDir();
-        File.WriteAllText(dir.File("model.json"), ModelJson(
-            """{"dtype": "uint8", "scale": 0.5, "min": -1.0}""", """{"dtype": "float16"}"""));
-        var bytes = new List<byte> { 0, 1, 2, 3, 4, 5 };
-        foreach (var h in new[] { (Half)1.5f, (Half)(-2f), (Half)0.25f }) bytes.AddRange(BitConverter.GetBytes(h));
-        File.WriteAllBytes(dir.File("group1-shard1of2.bin"), bytes.Take(4).ToArray());
-        File.WriteAllBytes(dir.File("group1-shard2of2.bin"), bytes.Skip(4).ToArray());
+        WriteUint8AndHalfModel(dir);
         using var model = KerasFile.Load(dir.Path);
 
         KerasFile.Save(model, dir.File("q.h5"));

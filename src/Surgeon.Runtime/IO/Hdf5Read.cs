@@ -199,7 +199,12 @@ internal static class Hdf5Read
     }
 
     /// <summary>Reads a dataset into a new CPU tensor of the matching dtype, straight into the tensor's memory.</summary>
-    public static Tensor ReadTensor(string file, IH5Dataset dataset, string? layer, string weight, long fileLength)
+    /// <remarks>
+    /// With <paramref name="deferred"/> and the dataset's full <paramref name="path"/>, a large uncompressed dataset is
+    /// only checked and allocated here; its bytes are read later by <see cref="DeferredReads.Execute"/>, in parallel.
+    /// </remarks>
+    public static Tensor ReadTensor(string file, IH5Dataset dataset, string? layer, string weight, long fileLength,
+        DeferredReads? deferred = null, string? path = null)
     {
         var (dtype, shape) = Guard(file, layer, weight, "dataset header", () =>
         {
@@ -240,7 +245,11 @@ internal static class Hdf5Read
         var t = empty(shape, dtype);
         try
         {
-            if (bytes > 0)
+            if (deferred is not null && path is not null && !chunked && bytes >= DeferredReads.MinBytes)
+            {
+                deferred.Add(path, t, layer, weight);
+            }
+            else if (bytes > 0)
             {
                 Guard(file, layer, weight, "weight data", () =>
                 {

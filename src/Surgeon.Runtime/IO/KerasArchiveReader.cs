@@ -69,9 +69,13 @@ internal static class KerasArchiveReader
             try
             {
                 Stream weights;
+                DeferredReads? deferred = null;
+                Func<Stream>? reopen = null;
                 if (location is { } at && at.Size == weightsEntry.Length)
                 {
                     weights = new SubStream(raw, at.DataOffset, at.Size, writable: false);
+                    deferred = new DeferredReads();
+                    reopen = () => new SubStream(new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16), at.DataOffset, at.Size, writable: false, ownsBase: true);
                 }
                 else
                 {
@@ -81,7 +85,7 @@ internal static class KerasArchiveReader
                 }
                 using var weightsStream = weights;
                 using var h5 = OpenWeights(file, weights);
-                var store = new ArchiveWeightSource(file, weights.Length, h5);
+                var store = new ArchiveWeightSource(file, weights.Length, h5, deferred);
                 KerasModel? model = null;
                 try
                 {
@@ -89,6 +93,7 @@ internal static class KerasArchiveReader
                     var extras = store.ReadUnclaimed();
                     model.ExtraWeights = extras;
                     model.ArchiveGroupNames = store.UnclaimedGroupNames();
+                    if (reopen is not null) deferred!.Execute(file, reopen);
                     return model;
                 }
                 catch
@@ -186,8 +191,11 @@ internal static class KerasArchiveReader
         private readonly HashSet<string> _claimed = new(StringComparer.Ordinal);
         private readonly List<Tensor> _all = new();
 
-        public ArchiveWeightSource(string file, long weightsLength, PureHDF.VOL.Native.NativeFile h5)
+        private readonly DeferredReads? _deferred;
+
+        public ArchiveWeightSource(string file, long weightsLength, PureHDF.VOL.Native.NativeFile h5, DeferredReads? deferred)
         {
+            _deferred = deferred;
             _file = file;
             _h5 = new NativeFileWrapper(h5);
             _length = weightsLength;
@@ -215,7 +223,7 @@ internal static class KerasArchiveReader
             {
                 var (path, ds) = found[i];
                 var name = names?[i] ?? path.Replace("/vars/", "/").Replace("vars/", "var_");
-                var tensor = Hdf5Read.ReadTensor(_file, ds, site.Name, path, _length);
+                var tensor = Hdf5Read.ReadTensor(_file, ds, site.Name, path, _length, _deferred, $"{site.ArchivePath}/{path}");
                 _all.Add(tensor);
                 weights.Add(new KerasWeight(name, tensor, LayerCatalog.IsTrainableVariable(site.ClassName, name), null, path));
             }
@@ -251,7 +259,7 @@ internal static class KerasArchiveReader
             var result = new List<StoredTensor>();
             Walk(_h5.File, "", (path, ds) =>
             {
-                var t = Hdf5Read.ReadTensor(_file, ds, null, path, _length);
+                var t = Hdf5Read.ReadTensor(_file, ds, null, path, _length, _deferred, path);
                 _all.Add(t);
                 result.Add(new StoredTensor(path, t));
             }, null);

@@ -31,7 +31,7 @@ internal static class LegacyH5Reader
         version ??= Hdf5Read.StringAttribute(file, weightsGroup, "keras_version");
         backend ??= Hdf5Read.StringAttribute(file, weightsGroup, "backend");
         var source = new ModelSource(file, ModelFormat.LegacyHdf5, version, backend);
-        var model = Build(file, root, source, weightsGroup);
+        var model = Build(file, root, source, weightsGroup, "/model_weights");
         try
         {
             model.TrainingConfig = Hdf5Read.StringAttribute(file, h5, "training_config");
@@ -53,24 +53,27 @@ internal static class LegacyH5Reader
             return new ConfigParser(jsonFile, NoWeights.Instance).Parse(root, src);
         }
         using var h5 = Hdf5Read.Open(weightsFile);
-        IH5Group group = Hdf5Read.LinkExists(weightsFile, h5, "model_weights")
+        var nested = Hdf5Read.LinkExists(weightsFile, h5, "model_weights");
+        IH5Group group = nested
             ? Hdf5Read.Guard(weightsFile, null, null, "group 'model_weights'", () => h5.Group("model_weights"))
             : h5;
         var version = Str(root, "keras_version") ?? Hdf5Read.StringAttribute(weightsFile, h5, "keras_version");
         var backend = Str(root, "backend") ?? Hdf5Read.StringAttribute(weightsFile, h5, "backend");
         var source = new ModelSource(jsonFile, ModelFormat.ArchitectureJsonWithWeights, version, backend);
-        return Build(weightsFile, root, source, group);
+        return Build(weightsFile, root, source, group, nested ? "/model_weights" : "");
     }
 
     private static string? Str(JsonObject o, string key) => o[key] is JsonValue v && v.TryGetValue(out string? s) ? s : null;
 
-    private static KerasModel Build(string file, JsonObject root, ModelSource source, IH5Group weightsGroup)
+    private static KerasModel Build(string file, JsonObject root, ModelSource source, IH5Group weightsGroup, string groupPath)
     {
-        var store = new H5WeightSource(file, weightsGroup, TopLevelLayerNames(root));
+        var deferred = new DeferredReads();
+        var store = new H5WeightSource(file, weightsGroup, groupPath, deferred, TopLevelLayerNames(root));
         try
         {
             var model = new ConfigParser(file, store).Parse(root, source);
             store.ThrowIfUnread(model);
+            deferred.Execute(file, () => new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16));
             return model;
         }
         catch
@@ -141,8 +144,13 @@ internal static class LegacyH5Reader
 
         private readonly Queue<string>? _byOrder;
 
-        public H5WeightSource(string file, IH5Group group, HashSet<string> modelLayerNames)
+        private readonly string _groupPath;
+        private readonly DeferredReads _deferred;
+
+        public H5WeightSource(string file, IH5Group group, string groupPath, DeferredReads deferred, HashSet<string> modelLayerNames)
         {
+            _groupPath = groupPath;
+            _deferred = deferred;
             _file = file;
             _group = group;
             _length = new FileInfo(file).Length;
@@ -194,7 +202,7 @@ internal static class LegacyH5Reader
             foreach (var name in names)
             {
                 var ds = Hdf5Read.Guard(_file, site.Name, name, "weight", () => layerGroup.Dataset(name));
-                var tensor = Hdf5Read.ReadTensor(_file, ds, site.Name, name, _length);
+                var tensor = Hdf5Read.ReadTensor(_file, ds, site.Name, name, _length, _deferred, $"{_groupPath}/{groupName}/{name}");
                 _all.Add(tensor);
                 var owner = site.Scope.Count == 0 ? groupName : site.Name;
                 var shortName = LayerCatalog.ShortName(name, owner, site.ClassName);

@@ -10,15 +10,23 @@ internal sealed class SubStream : Stream
     private readonly Stream _base;
     private readonly long _start;
     private readonly bool _writable;
+    private readonly bool _ownsBase;
     private long _length;
     private long _position;
 
-    public SubStream(Stream baseStream, long start, long length, bool writable)
+    public SubStream(Stream baseStream, long start, long length, bool writable, bool ownsBase = false)
     {
         _base = baseStream;
         _start = start;
         _length = length;
         _writable = writable;
+        _ownsBase = ownsBase;
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing && _ownsBase) _base.Dispose();
+        base.Dispose(disposing);
     }
 
     public override bool CanRead => true;
