@@ -49,6 +49,7 @@ internal static class Child
             "mapwrite" => MapWrite(source, target ?? throw new ArgumentException("mapwrite needs a target")),
             "load" => LoadSave(op, source, null),
             "loadsave" => LoadSave(op, source, target ?? throw new ArgumentException("loadsave needs a target")),
+            "loadsave-again" => LoadSaveAgain(source, target ?? throw new ArgumentException("loadsave-again needs a target")),
             _ => throw new ArgumentException($"unknown child operation '{op}'"),
         };
         Console.Out.WriteLine(ResultPrefix + JsonSerializer.Serialize(result));
@@ -145,6 +146,19 @@ internal static class Child
         {
             Directory.Delete(dir, recursive: true);
         }
+    }
+
+    /// <summary>
+    /// The steady state of a long-lived process (a library user, or the second model a tool handles): one untimed
+    /// load+save of the same file first, so JIT tiering and first-use initialisation are done, then the timed one.
+    /// Peak RSS therefore covers two models' lifetimes one after the other (the first is disposed before the second).
+    /// </summary>
+    private static ChildResult LoadSaveAgain(string source, string target)
+    {
+        var first = target + ".first";
+        LoadSave("loadsave", source, first);
+        File.Delete(first);
+        return LoadSave("loadsave-again", source, target);
     }
 
     private static ChildResult LoadSave(string op, string source, string? target)

@@ -48,9 +48,11 @@ internal static class IoBenchmark
                 new("mmap+write .h5 (floor)", "mapwrite", h5, "mapwrite.h5", "h5"),
                 new("load .h5", "load", h5, null, "h5"),
                 new("load+save .h5", "loadsave", h5, "resaved.h5", "h5"),
+                new("load+save .h5 (2nd in process)", "loadsave-again", h5, "resaved2.h5", "h5"),
                 new("copy .keras", "copy", keras, "copy.keras", "keras"),
                 new("load .keras", "load", keras, null, "keras"),
                 new("load+save .keras", "loadsave", keras, "resaved.keras", "keras"),
+                new("load+save .keras (2nd in process)", "loadsave-again", keras, "resaved2.keras", "keras"),
             ];
 
             var loadBefore = LoadAverage();
@@ -66,11 +68,11 @@ internal static class IoBenchmark
                     var result = RunChild(c, dir, options.WarmJit);
                     results[c].Add(result);
                     var (first, second) = c.Op switch { "readwrite" => ("read", "write"), "mapwrite" => ("map", "write"), _ => ("load", "save") };
-                    var phases = c.Op is "loadsave" or "readwrite" or "mapwrite"
+                    var phases = c.Op is "loadsave" or "loadsave-again" or "readwrite" or "mapwrite"
                         ? string.Create(CultureInfo.InvariantCulture, $"  ({first} {result.LoadSeconds:F3} s, {second} {result.SaveSeconds:F3} s)")
                         : "";
                     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                        $"  {c.Label,-22} {result.Seconds,7:F3} s  peak RSS {result.PeakRssKb / 1024.0,7:F0} MB{phases}"));
+                        $"  {c.Label,-34} {result.Seconds,7:F3} s  peak RSS {result.PeakRssKb / 1024.0,7:F0} MB{phases}"));
                 }
             }
             Console.WriteLine($"Load average (1 min) before / after the runs: {loadBefore} / {LoadAverage()} on {Environment.ProcessorCount} cores (other work on the machine skews the figures).");
@@ -156,7 +158,7 @@ internal static class IoBenchmark
             var ratio = seconds / copyMedian[c.Format];
             var memoryRatio = peak / sizes[c.Format];
             table.AppendLine(string.Create(inv, $"| {c.Label} | {seconds:F2} | {ratio:F1}x | {peak / (1 << 20):F0} | {memoryRatio:F2}x |"));
-            if (c.Op == "loadsave")
+            if (c.Op is "loadsave" or "loadsave-again")
             {
                 if (ratio > MaxTimeRatio) failures.Add(string.Create(inv, $"{c.Label} takes {ratio:F1}x the copy time (goal <= {MaxTimeRatio}x)"));
                 if (memoryRatio >= MaxMemoryRatio) failures.Add(string.Create(inv, $"{c.Label} peaks at {memoryRatio:F2}x the file size (goal < {MaxMemoryRatio}x)"));
@@ -173,14 +175,14 @@ internal static class IoBenchmark
         Console.WriteLine();
 
         Console.WriteLine("Details (medians):");
-        foreach (var c in cases.Where(c => c.Op is "load" or "loadsave"))
+        foreach (var c in cases.Where(c => c.Op is "load" or "loadsave" or "loadsave-again"))
         {
             var rs = results[c];
             var times = string.Create(inv,
                 $"load {Median(rs.Select(r => r.LoadSeconds)):F2} s, save {Median(rs.Select(r => r.SaveSeconds)):F2} s, min/max {rs.Min(r => r.Seconds):F2}/{rs.Max(r => r.Seconds):F2} s");
             var memory = string.Create(inv,
                 $"RSS before {MedianMb(rs, r => r.BaselineRssKb)} MB, after load {MedianMb(rs, r => r.AfterLoadRssKb)} MB (anon {MedianMb(rs, r => r.AfterLoadAnonKb)}, file {MedianMb(rs, r => r.AfterLoadFileKb)})");
-            Console.WriteLine($"  {c.Label,-22} {times}; {memory}");
+            Console.WriteLine($"  {c.Label,-34} {times}; {memory}");
         }
         foreach (var c in cases.Where(c => c.Op is "copy" or "readwrite" or "mapwrite"))
         {
@@ -189,7 +191,7 @@ internal static class IoBenchmark
                 ? string.Create(inv, $"{(c.Op == "readwrite" ? "read" : "map")} {Median(rs.Select(r => r.LoadSeconds)):F2} s, write {Median(rs.Select(r => r.SaveSeconds)):F2} s, ")
                 : "";
             Console.WriteLine(string.Create(inv,
-                $"  {c.Label,-22} {phases}min/max {rs.Min(r => r.Seconds):F2}/{rs.Max(r => r.Seconds):F2} s, {sizes[c.Format] / Median(rs.Select(r => r.Seconds)) / (1 << 20):F0} MB/s"));
+                $"  {c.Label,-34} {phases}min/max {rs.Min(r => r.Seconds):F2}/{rs.Max(r => r.Seconds):F2} s, {sizes[c.Format] / Median(rs.Select(r => r.Seconds)) / (1 << 20):F0} MB/s"));
         }
         Console.WriteLine();
         Console.WriteLine(string.Create(inv, $"Goals: load+save <= {MaxTimeRatio}x copy time; peak RSS < {MaxMemoryRatio}x file size."));

@@ -55,17 +55,8 @@ internal static class StoredZip
             write(window);
             var size = window.Length;
 
-            var crc = new Crc32();
-            var buffer = new byte[1 << 20];
-            _stream.Position = dataStart;
-            for (var left = size; left > 0;)
-            {
-                var n = _stream.Read(buffer, 0, (int)Math.Min(buffer.Length, left));
-                if (n <= 0) throw new IOException("The archive ended while its CRC was computed.");
-                crc.Append(buffer.AsSpan(0, n));
-                left -= n;
-            }
-            var crcValue = crc.GetCurrentHashAsUInt32();
+            _stream.Flush();
+            var crcValue = Crc(dataStart, size);
 
             var zip64 = size >= uint.MaxValue;
             var h = header.AsSpan();
@@ -91,6 +82,48 @@ internal static class StoredZip
             _stream.Write(header);
             _stream.Position = dataStart + size;
             _entries.Add((name, crcValue, size, headerOffset));
+        }
+
+        /// <summary>
+        /// CRC-32 of the entry just written. A file is mapped and hashed in place (no copy of the data through a
+        /// buffer); other streams are read back.
+        /// </summary>
+        private unsafe uint Crc(long start, long size)
+        {
+            var crc = new Crc32();
+            if (size > 0 && _stream is FileStream file)
+            {
+                // Mapped in 64 MB windows, so at most one window's pages count against the process's resident set.
+                const long window = 64L << 20;
+                using var map = System.IO.MemoryMappedFiles.MemoryMappedFile.CreateFromFile(file, null, 0,
+                    System.IO.MemoryMappedFiles.MemoryMappedFileAccess.Read, HandleInheritability.None, leaveOpen: true);
+                for (long at = 0; at < size; at += window)
+                {
+                    var length = Math.Min(window, size - at);
+                    using var view = map.CreateViewAccessor(start + at, length, System.IO.MemoryMappedFiles.MemoryMappedFileAccess.Read);
+                    byte* p = null;
+                    view.SafeMemoryMappedViewHandle.AcquirePointer(ref p);
+                    try
+                    {
+                        crc.Append(new ReadOnlySpan<byte>(p + view.PointerOffset, (int)length));
+                    }
+                    finally
+                    {
+                        view.SafeMemoryMappedViewHandle.ReleasePointer();
+                    }
+                }
+                return crc.GetCurrentHashAsUInt32();
+            }
+            var buffer = new byte[1 << 20];
+            _stream.Position = start;
+            for (var left = size; left > 0;)
+            {
+                var n = _stream.Read(buffer, 0, (int)Math.Min(buffer.Length, left));
+                if (n <= 0) throw new IOException("The archive ended while its CRC was computed.");
+                crc.Append(buffer.AsSpan(0, n));
+                left -= n;
+            }
+            return crc.GetCurrentHashAsUInt32();
         }
 
         /// <summary>Writes the central directory and the end records.</summary>
