@@ -33,8 +33,9 @@ internal static class RoundTripCommand
                     var mode = name.EndsWith(".keras", StringComparison.Ordinal) && original.Dialect != KerasDialect.Keras3
                         ? ComparisonMode.Graph : ComparisonMode.Exact;
                     var difference = ModelComparison.FindDifference(original, reloaded, mode);
+                    var same = mode == ComparisonMode.Exact ? "identical" : "same graph and bit-identical weights (config converted to the Keras 3 dialect)";
                     stdout.WriteLine(difference is null
-                        ? $"{name}: saved ({new FileInfo(path).Length:N0} bytes), reloaded, identical."
+                        ? $"{name}: saved ({new FileInfo(path).Length:N0} bytes), reloaded, {same}."
                         : $"{name}: DIFFERS after reload: {difference}.");
                     if (difference is not null) failures++;
                 }
