@@ -57,7 +57,7 @@ public sealed class ModelRunner : IDisposable
             using var _ = no_grad();
             foreach (var (layer, _) in schedule)
             {
-                if (!kernels.ContainsKey(layer.Name)) kernels[layer.Name] = KernelFactory.Create(layer, context);
+                if (layer.ClassName != "InputLayer" && !kernels.ContainsKey(layer.Name)) kernels[layer.Name] = KernelFactory.Create(layer, context);
             }
         }
         catch
