@@ -33,6 +33,7 @@ public static class CliApp
             SummaryCommand.Create(stdout),
             ConvertCommand.Create(stdout),
             RoundTripCommand.Create(stdout),
+            PredictCommand.Create(stdout),
         };
         root.Options.Add(Verbose);
         var parse = root.Parse(args);

@@ -59,6 +59,41 @@ public sealed class CliTests
         Assert.Null(ModelComparison.FindDifference(original, converted, mode));
     }
 
+    [SkippableFact]
+    public void Predict_OracleLenet_WritesRecordedOutputAndLayerOutput()
+    {
+        var fixture = SharedFixtures.Model("oracle/lenet");
+        var dir = Path.GetDirectoryName(fixture.Path)!;
+        using var temp = new TempDir();
+
+        var model = Run("predict", dir, "--input", Path.Combine(dir, "input.npy"), "--output", temp.File("y.npy"));
+        var layer = Run("predict", dir, "-i", Path.Combine(dir, "input.npy"), "-o", temp.File("dense.npy"), "--layer", "dense_Dense1");
+
+        Assert.Equal(ExitCodes.Ok, model.Exit);
+        Assert.Equal(ExitCodes.Ok, layer.Exit);
+        using var expected = NpyFile.Read(Path.Combine(dir, "output.npy"));
+        using var actual = NpyFile.Read(temp.File("y.npy"));
+        Forward.RecordedOutputTests.AssertClose(expected, actual, "predict output");
+        using var expectedLayer = NpyFile.Read(Path.Combine(dir, "layer_outputs", "05_dense_Dense1.npy"));
+        using var actualLayer = NpyFile.Read(temp.File("dense.npy"));
+        Forward.RecordedOutputTests.AssertClose(expectedLayer, actualLayer, "predict --layer");
+    }
+
+    [SkippableFact]
+    public void Predict_WrongInputShape_ExitsBadInputNamingShapes()
+    {
+        var fixture = SharedFixtures.Model("oracle/lenet");
+        using var temp = new TempDir();
+        using (var wrong = TorchSharp.torch.zeros(2, 5)) NpyFile.Write(temp.File("x.npy"), wrong);
+
+        var (exit, _, error) = Run("predict", fixture.Path, "--input", temp.File("x.npy"), "--output", temp.File("y.npy"));
+
+        Assert.Equal(ExitCodes.BadInput, exit);
+        Assert.Contains("[2, 5]", error);
+        Assert.Contains("(None, 28, 28, 1)", error);
+        Assert.False(File.Exists(temp.File("y.npy")));
+    }
+
     [Fact]
     public void Summary_MissingFile_ExitsBadInputWithOneLine()
     {
