@@ -124,11 +124,13 @@ internal static class WeightFactory
                     yield return ("moving_variance", new[] { n }, Init("moving_variance_initializer", "Ones"));
                     break;
                 }
-            case "LayerNormalization":
+            case "LayerNormalization" or "GroupNormalization":
                 {
-                    var n = Dim(input[^1], "last axis");
-                    if (Bool(c, "scale", true)) yield return ("gamma", new[] { n }, Init("gamma_initializer", "Ones"));
-                    if (Bool(c, "center", true)) yield return ("beta", new[] { n }, Init("beta_initializer", "Zeros"));
+                    // LayerNormalization: one parameter per element of the normalised axes; GroupNormalization: per channel.
+                    var axes = c["axis"] is JsonArray list ? list.Select(a => a!.GetValue<int>()).ToArray() : new[] { Int(c, "axis") ?? -1 };
+                    var shape = axes.Select(a => Dim(input[a < 0 ? input.Length + a : a], "normalized axis")).ToArray();
+                    if (Bool(c, "scale", true)) yield return ("gamma", shape, Init("gamma_initializer", "Ones"));
+                    if (Bool(c, "center", true)) yield return ("beta", shape, Init("beta_initializer", "Zeros"));
                     break;
                 }
             case "Embedding":

@@ -337,6 +337,15 @@ internal sealed class ConfigParser
                     {
                         refs.Add(ParseTriple(item, layer));
                     }
+                    // tf.keras writes tensors passed as keyword arguments (MultiHeadAttention's value and key, an RNN's
+                    // initial_state) inside the kwargs dict repeated on every entry: [layer, node, tensor] lists.
+                    if (k2.Count > 0 && k2[0] is JsonArray first && first.Count >= 4 && first[3] is JsonObject kwargs)
+                    {
+                        foreach (var (key, value) in kwargs)
+                        {
+                            if (IsTensorKeyword(key)) CollectKeyword(value, refs, layer);
+                        }
+                    }
                     break;
                 default:
                     throw new KerasFormatException(_file, $"inbound node #{i} is neither a list nor an object.", layer);
@@ -344,6 +353,16 @@ internal sealed class ConfigParser
             result[i] = new KerasNode(refs, nodes[i]);
         }
         return result;
+    }
+
+    /// <summary>Keyword arguments of Keras layer calls that carry tensors.</summary>
+    internal static bool IsTensorKeyword(string key) =>
+        key is "value" or "key" or "query" or "initial_state" or "constants" or "attention_mask";
+
+    private void CollectKeyword(JsonNode? value, List<TensorRef> refs, string layer)
+    {
+        if (value is JsonArray a && a.Count >= 3 && a[0] is JsonValue v && v.TryGetValue(out string? _)) refs.Add(ParseTriple(a, layer));
+        else if (value is JsonArray list) foreach (var item in list) CollectKeyword(item, refs, layer);
     }
 
     private void CollectKerasTensors(JsonNode? node, List<TensorRef> refs, string layer)

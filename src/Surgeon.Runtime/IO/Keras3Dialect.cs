@@ -179,15 +179,22 @@ internal static class Keras3Dialect
         var array = new JsonArray();
         foreach (var node in layer.InboundNodes)
         {
-            var tensors = node.Inputs.Select(t => (JsonNode)KerasTensor(t, shapes)).ToArray();
+            // The first entries of a tf.keras node are the positional input(s); tensors inside its kwargs follow in
+            // node.Inputs (see ConfigParser) and become keyword arguments again.
+            var positional = node.Raw is JsonArray rawEntries ? rawEntries.Count : node.Inputs.Count;
+            var tensors = node.Inputs.Take(positional).Select(t => (JsonNode)KerasTensor(t, shapes)).ToArray();
             var args = tensors.Length == 1 ? new JsonArray(tensors[0]) : new JsonArray(new JsonArray(tensors));
-            // tf.keras repeats the call's keyword arguments on every entry of a node; keep the non-tensor ones.
             var kwargs = new JsonObject();
+            var next = positional;
             if (node.Raw is JsonArray entries && entries.Count > 0 && entries[0] is JsonArray first && first.Count >= 4 && first[3] is JsonObject kw)
             {
                 foreach (var (key, value) in kw)
                 {
-                    if (value is JsonArray a && a.Count == 3 && a[0] is JsonValue) continue; // a tensor keyword: not representable
+                    if (ConfigParser.IsTensorKeyword(key) && value is JsonArray a && a.Count >= 3 && a[0] is JsonValue && next < node.Inputs.Count)
+                    {
+                        kwargs[key] = KerasTensor(node.Inputs[next++], shapes);
+                        continue;
+                    }
                     kwargs[key] = value?.DeepClone();
                 }
             }
