@@ -112,7 +112,8 @@ public static class LayerCatalog
             case "AdditiveAttention":
                 return Flag("use_scale") ? new[] { "scale" } : Array.Empty<string>();
             case "Normalization":
-                return new[] { "mean", "variance", "count" };
+                // Statistics given to the constructor live in the config; adapted ones are variables.
+                return config["mean"] is JsonArray or JsonValue ? Array.Empty<string>() : new[] { "mean", "variance", "count" };
             case "Convolution1D" or "Convolution2D" or "Convolution3D" or "Merge" or "TimeDistributedDense":
                 return null; // Keras 1: variables follow the Keras 1 layout
             default:

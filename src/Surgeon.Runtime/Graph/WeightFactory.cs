@@ -47,7 +47,8 @@ internal static class WeightFactory
                 List<(string Name, long[] Shape, JsonNode? Init)> specs;
                 try
                 {
-                    specs = Specs(l.ClassName, l.ConfigNode, input, l.Name).ToList();
+                    var others = l.InboundNodes[0].Inputs.Skip(1).Select(r => shapes.OutputShapes(r.Layer, r.NodeIndex) is { } o && r.TensorIndex < o.Count ? o[r.TensorIndex] : null).ToArray();
+                    specs = Specs(l.ClassName, l.ConfigNode, input, l.Name, others).ToList();
                 }
                 catch (Exception e) when (e is InvalidOperationException or FormatException or IndexOutOfRangeException or OverflowException)
                 {
@@ -67,7 +68,7 @@ internal static class WeightFactory
     }
 
     /// <summary>Name, shape and initializer config of each variable of a layer, in Keras order.</summary>
-    internal static IEnumerable<(string Name, long[] Shape, JsonNode? Init)> Specs(string cls, JsonObject c, int?[] input, string layer)
+    internal static IEnumerable<(string Name, long[] Shape, JsonNode? Init)> Specs(string cls, JsonObject c, int?[] input, string layer, IReadOnlyList<int?[]?>? otherInputs = null)
     {
         long Dim(int? d, string what) => d ?? throw new SurgeonException($"Cannot create weights for layer '{layer}': its {what} is unknown.");
         var useBias = Bool(c, "use_bias", true);
@@ -154,6 +155,44 @@ internal static class WeightFactory
                     var shape = input.Skip(1).Select(d => (long)Dim(d, "shape")).ToArray();
                     foreach (var axis in Ints(c, 0, "shared_axes") ?? Array.Empty<int>()) shape[axis - 1] = 1;
                     yield return ("alpha", shape, Init("alpha_initializer", "Zeros"));
+                    break;
+                }
+            case "Normalization" when c["mean"] is not (JsonArray or JsonValue):
+                {
+                    var axes = c["axis"] is JsonArray list ? list.Select(a => a!.GetValue<int>()).ToArray() : new[] { Int(c, "axis") ?? -1 };
+                    var shape = axes.Select(a => Dim(input[a < 0 ? input.Length + a : a], "normalized axis")).ToArray();
+                    yield return ("mean", shape, JsonValue.Create("Zeros"));
+                    yield return ("variance", shape, JsonValue.Create("Ones"));
+                    yield return ("count", Array.Empty<long>(), JsonValue.Create("Zeros"));
+                    break;
+                }
+            case "Normalization":
+                break;
+            case "Attention":
+                if (Bool(c, "use_scale", false)) yield return ("scale", Array.Empty<long>(), JsonValue.Create("Ones"));
+                if (String(c, "score_mode") == "concat") yield return ("concat_score_weight", Array.Empty<long>(), JsonValue.Create("Ones"));
+                break;
+            case "AdditiveAttention":
+                if (Bool(c, "use_scale", true)) yield return ("scale", new[] { inChannels }, JsonValue.Create("GlorotUniform"));
+                break;
+            case "MultiHeadAttention":
+                {
+                    var heads = (long)Int(c, "num_heads")!;
+                    var keyDim = (long)Int(c, "key_dim")!;
+                    var valueDim = (long)(Int(c, "value_dim") ?? (int)keyDim);
+                    var valueFeatures = otherInputs is { Count: > 0 } && otherInputs[0] is { } v ? Dim(v[^1], "value feature count") : inChannels;
+                    var keyFeatures = otherInputs is { Count: > 1 } && otherInputs[1] is { } k ? Dim(k[^1], "key feature count") : valueFeatures;
+                    var outFeatures = c["output_shape"] is JsonArray os ? os.Select(d => (long)d!.GetValue<int>()).ToArray()
+                        : c["output_shape"] is JsonValue ov && ov.TryGetValue(out int single) ? new[] { (long)single } : new[] { inChannels };
+                    var kernelInit = Init("kernel_initializer", "GlorotUniform");
+                    var biasInit = Init("bias_initializer", "Zeros");
+                    foreach (var (part, features, dim) in new[] { ("query", inChannels, keyDim), ("key", keyFeatures, keyDim), ("value", valueFeatures, valueDim) })
+                    {
+                        yield return ($"{part}/kernel", new[] { features, heads, dim }, kernelInit);
+                        if (useBias) yield return ($"{part}/bias", new[] { heads, dim }, biasInit);
+                    }
+                    yield return ("attention_output/kernel", new[] { heads, valueDim }.Concat(outFeatures).ToArray(), kernelInit);
+                    if (useBias) yield return ("attention_output/bias", outFeatures, biasInit);
                     break;
                 }
             default:
