@@ -74,4 +74,8 @@ internal abstract class LayerKernel : IDisposable
 /// <summary>Per-call settings every kernel can read.</summary>
 /// <param name="Training">Keras's <c>training</c> flag (dropout and noise are identity when false).</param>
 /// <param name="KerasMajorVersion">Major Keras version of the file (hard_sigmoid changed between Keras 2 and 3).</param>
-internal sealed record ForwardContext(bool Training, int KerasMajorVersion);
+/// <param name="TheanoKernels">
+/// The file was saved with the Theano backend, whose convolution kernels are stored flipped (Theano convolves, the
+/// other backends correlate; Keras flips them with <c>convert_kernel</c> when loading them elsewhere).
+/// </param>
+internal sealed record ForwardContext(bool Training, int KerasMajorVersion, bool TheanoKernels = false);

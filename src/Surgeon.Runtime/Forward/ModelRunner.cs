@@ -51,7 +51,8 @@ public sealed class ModelRunner : IDisposable
                 throw new SurgeonException($"Layer '{layer.Name}' ({layer.ClassName}) cannot run: {reason}");
         }
         var kernels = new Dictionary<string, LayerKernel>(StringComparer.Ordinal);
-        var context = new ForwardContext(options?.Training ?? false, model.Source.KerasMajorVersion is 0 ? 2 : model.Source.KerasMajorVersion);
+        var context = new ForwardContext(options?.Training ?? false, model.Source.KerasMajorVersion is 0 ? 2 : model.Source.KerasMajorVersion,
+            string.Equals(model.Source.Backend, "theano", StringComparison.OrdinalIgnoreCase));
         try
         {
             using var _ = no_grad();

@@ -206,6 +206,87 @@ public sealed class SmallLayerTests
         AssertClose(y2, y1, $"{oneD} vs {twoD}");
     }
 
+    [Theory]
+    [InlineData("MaxPooling3D", "MaxPooling2D")]
+    [InlineData("AveragePooling3D", "AveragePooling2D")]
+    public void Pooling3D_DepthPool1_EqualsPooling2DOnEachSlice(string threeD, string twoD)
+    {
+        using var m3 = Single(threeD, new JsonObject { ["pool_size"] = new JsonArray(1, 2, 3), ["strides"] = new JsonArray(1, 2, 2), ["padding"] = "same" }, new long[] { 2, 5, 7, 3 });
+        using var m2 = Single(twoD, new JsonObject { ["pool_size"] = new JsonArray(2, 3), ["strides"] = new JsonArray(2, 2), ["padding"] = "same" }, new long[] { 5, 7, 3 });
+        using var x = Input(new long[] { 1, 2, 5, 7, 3 }, 18);
+
+        var (y3, _) = Run(m3, x);
+        var slices = Enumerable.Range(0, 2).SelectMany(d => { using var s = x[.., d]; return Run(m2, s).Values; }).ToArray();
+
+        AssertClose(slices, y3, $"{threeD} vs {twoD}");
+    }
+
+    [Fact]
+    public void Conv3DTranspose_DepthKernel1_EqualsConv2DTransposeOnEachSlice()
+    {
+        using var m3 = Single("Conv3DTranspose", new JsonObject { ["filters"] = 2, ["kernel_size"] = new JsonArray(1, 3, 3), ["strides"] = new JsonArray(1, 2, 2), ["padding"] = "same" }, new long[] { 2, 4, 3, 2 });
+        using var m2 = Single("Conv2DTranspose", new JsonObject { ["filters"] = 2, ["kernel_size"] = 3, ["strides"] = 2, ["padding"] = "same" }, new long[] { 4, 3, 2 });
+        Randomize(m3, 19);
+        using (no_grad())
+        {
+            m2["layer"].FindWeight("kernel")!.Value.copy_(m3["layer"].FindWeight("kernel")!.Value[0]);
+            m2["layer"].FindWeight("bias")!.Value.copy_(m3["layer"].FindWeight("bias")!.Value);
+        }
+        using var x = Input(new long[] { 1, 2, 4, 3, 2 }, 20);
+
+        var (y3, shape) = Run(m3, x);
+        var slices = Enumerable.Range(0, 2).SelectMany(d => { using var s = x[.., d]; return Run(m2, s).Values; }).ToArray();
+
+        Assert.Equal(new long[] { 1, 2, 8, 6, 2 }, shape);
+        AssertClose(slices, y3, "Conv3DTranspose vs Conv2DTranspose slices");
+    }
+
+    [Theory]
+    [InlineData("GlobalMaxPooling1D", 3)]
+    [InlineData("GlobalAveragePooling1D", 3)]
+    [InlineData("GlobalMaxPooling3D", 5)]
+    [InlineData("GlobalAveragePooling3D", 5)]
+    public void GlobalPooling_MatchesReductions(string cls, int rank)
+    {
+        var shape = rank == 3 ? new long[] { 2, 6, 3 } : new long[] { 2, 2, 3, 4, 3 };
+        using var x = Input(shape, 21);
+        var actual = Apply(cls, new JsonObject(), x);
+        var xs = Values(x);
+        var per = xs.Length / 2 / 3;
+        var expected = new float[6];
+        for (var n = 0; n < 2; n++)
+        for (var c = 0; c < 3; c++)
+        {
+            var values = Enumerable.Range(0, per).Select(i => xs[(n * per + i) * 3 + c]).ToArray();
+            expected[n * 3 + c] = cls.Contains("Max", StringComparison.Ordinal) ? values.Max() : values.Average();
+        }
+        AssertClose(expected, actual, cls);
+    }
+
+    [Fact]
+    public void Convolution2D_Keras1Config_EqualsConv2D()
+    {
+        var keras1 = new JsonObject { ["nb_filter"] = 3, ["nb_row"] = 3, ["nb_col"] = 2, ["border_mode"] = "same", ["subsample"] = new JsonArray(2, 1), ["dim_ordering"] = "tf" };
+        var keras2 = new JsonObject { ["filters"] = 3, ["kernel_size"] = new JsonArray(3, 2), ["padding"] = "same", ["strides"] = new JsonArray(2, 1) };
+        using var m2 = Single("Conv2D", keras2, new long[] { 5, 4, 2 });
+        Randomize(m2, 22);
+        using var x = Input(new long[] { 1, 5, 4, 2 }, 23);
+        // The same weights under the Keras 1 class name and config keys: only the config reading differs.
+        var conv = m2["layer"];
+        var entry = (JsonObject)conv.Entry.DeepClone();
+        entry["class_name"] = "Convolution2D";
+        keras1["name"] = "layer";
+        entry["config"] = keras1;
+        var weights = conv.Weights.Select(w => new KerasWeight(w.Name, w.Value.clone(), w.Trainable, null, null)).ToArray();
+        var layer = new KerasLayer(entry, "Convolution2D", "layer", conv.InboundNodes, weights, null, false);
+        using var m1 = new KerasModel(m2.Root, m2.ClassName, m2.Name, new[] { m2["in"], layer }, m2.Inputs, m2.Outputs, m2.Source);
+
+        var (expected, _) = Run(m2, x);
+        var (actual, _) = Run(m1, x);
+
+        AssertClose(expected, actual, "Keras 1 Convolution2D");
+    }
+
     [Fact]
     public void NestedSequential_RunsInsideFunctionalModel()
     {

@@ -61,7 +61,7 @@ internal sealed class ConvKernel : LayerKernel
     private readonly long _groups;
     private readonly string? _activation;
 
-    public ConvKernel(KerasLayer layer) : base(layer)
+    public ConvKernel(KerasLayer layer, ForwardContext context) : base(layer)
     {
         var c = layer.ConfigNode;
         _rank = CoreKernels.SpatialRank(layer.ClassName);
@@ -93,11 +93,18 @@ internal sealed class ConvKernel : LayerKernel
             var name = layer.FindWeight("kernel") is not null ? "kernel" : "W";
             if (layer.FindWeight(name) is null) throw new SurgeonException($"Layer '{layer.Name}' ({layer.ClassName}) has no kernel weight.");
             var kernel = layer.FindWeight(name)!.Value;
-            _weight = Weight(name, t => t.permute(perm));
+            // Keras 1 with Theano ordering ("th") stores kernels (out, in, k...) already.
+            _weight = String(c, "dim_ordering") == "th" ? Weight(name) : Weight(name, t => t.permute(perm));
             _groups = Int(c, "groups") ?? 1;
             if (kernel.dim() != _rank + 2) throw new SurgeonException($"Layer '{layer.Name}' has a kernel of rank {kernel.dim()}; expected {_rank + 2}.");
         }
         _bias = OptionalWeight("bias") ?? OptionalWeight("b");
+        if (context.TheanoKernels && !layer.ClassName.StartsWith("Depthwise", StringComparison.Ordinal) && !layer.ClassName.StartsWith("Separable", StringComparison.Ordinal))
+        {
+            // Theano-saved kernels are flipped along every spatial axis (convolution, not correlation).
+            var flipped = Own(_weight.flip(Enumerable.Range(2, _rank).Select(i => (long)i).ToArray()).contiguous());
+            _weight = flipped;
+        }
     }
 
     private static int[] Keras1Kernel(JsonObject c, int rank) => rank switch

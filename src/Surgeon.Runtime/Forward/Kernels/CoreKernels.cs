@@ -20,8 +20,9 @@ internal static class CoreKernels
         r["ThresholdedReLU"] = (l, _) => new ThresholdedReluKernel(l);
         r["Softmax"] = (l, _) => new SoftmaxKernel(l);
         r["Dense"] = (l, _) => new DenseKernel(l);
+        r["TimeDistributedDense"] = (l, _) => new DenseKernel(l); // Keras 1: a Dense over the last axis of (N, T, F)
         foreach (var name in new[] { "Conv1D", "Conv2D", "Conv3D", "Convolution1D", "Convolution2D", "Convolution3D", "DepthwiseConv1D", "DepthwiseConv2D", "SeparableConv1D", "SeparableConv2D" })
-            r[name] = (l, _) => new ConvKernel(l);
+            r[name] = (l, c) => new ConvKernel(l, c);
         foreach (var name in new[] { "Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose" })
             r[name] = (l, _) => new ConvTransposeKernel(l);
         foreach (var name in new[] { "MaxPooling1D", "MaxPooling2D", "MaxPooling3D", "AveragePooling1D", "AveragePooling2D", "AveragePooling3D", "MaxPool1D", "MaxPool2D", "MaxPool3D", "AvgPool1D", "AvgPool2D", "AvgPool3D" })
