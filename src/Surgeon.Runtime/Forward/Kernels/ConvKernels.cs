@@ -118,9 +118,19 @@ internal sealed class ConvKernel : LayerKernel
     {
         var x = _channelsFirst ? inputs[0] : CoreKernels.ToChannelsFirst(inputs[0]);
         var amounts = Enumerable.Range(0, _rank).Select(i => ConvPadding.For(_padding, x.shape[i + 2], _kernelSize[i], (int)_strides[i], (int)_dilation[i])).ToArray();
-        x = ConvPadding.Pad(x, amounts);
+        // Symmetric amounts go to the convolution itself (no padded copy); TF's extra pixel after needs an explicit pad.
+        long[] padding;
+        if (amounts.All(a => a.Before == a.After))
+        {
+            padding = amounts.Select(a => a.Before).ToArray();
+        }
+        else
+        {
+            x = ConvPadding.Pad(x, amounts);
+            padding = new long[_rank];
+        }
         var zero = new long[_rank];
-        var y = Conv(x, _weight, _pointwise is null ? _bias : null, _strides, zero, _dilation, _groups);
+        var y = Conv(x, _weight, _pointwise is null ? _bias : null, _strides, padding, _dilation, _groups);
         if (_pointwise is not null)
         {
             y = Conv(y, _pointwise, _bias, Enumerable.Repeat(1L, _rank).ToArray(), zero, Enumerable.Repeat(1L, _rank).ToArray(), 1);
