@@ -34,4 +34,8 @@ internal static partial class Libc
     /// <summary>Flushes every dirty page to disk, so write-back of one run does not slow down the next.</summary>
     [LibraryImport("libc", EntryPoint = "sync")]
     public static partial void Sync();
+
+    /// <summary>Gives free heap memory back to the kernel (glibc), so the next allocations fault in fresh pages.</summary>
+    [LibraryImport("libc", EntryPoint = "malloc_trim")]
+    public static partial int MallocTrim(nuint pad);
 }

@@ -2,7 +2,10 @@ using System.Globalization;
 
 namespace Surgeon.Benchmarks;
 
-/// <summary>Entry point: <c>io [--repeat N] [--keep DIR] [--check] [--warm-jit]</c>; see benchmarks/README.md.</summary>
+/// <summary>
+/// Entry point: <c>io [--repeat N] [--keep DIR] [--check] [--warm-jit]</c> or
+/// <c>forward [--repeat N] [--network NAME] [--explain] [--only VARIANT] [--check]</c>; see benchmarks/README.md.
+/// </summary>
 internal static class Program
 {
     private const string Usage = """
@@ -17,6 +20,19 @@ internal static class Program
                 --check      exit with code 1 if a goal is missed (load+save <= 3x copy, peak RSS < 2x file size)
                 --warm-jit   in each child, load (and save) a tiny model of the same layers first, so the timed
                              region excludes JIT compilation (default: cold process, as a CLI run sees it)
+
+          forward [--repeat N] [--network NAME] [--explain] [--only VARIANT] [--check]
+              ModelRunner.Predict on ResNet50 (batch 8, 224x224x3) and LeNet (batch 256, 28x28x1), built from their
+              Keras architecture JSON with random weights, against the same networks written directly as TorchSharp
+              modules with the same weights. Checks that both agree, then alternates timed runs in this process and
+              prints a Markdown table of medians and ratios.
+                --repeat N        timed runs per variant after the warm-up (default 20 for ResNet50, 50 for LeNet)
+                --network NAME    only this network (ResNet50 or LeNet); may be given twice
+                --explain         also time modules that imitate one of our operation sequences at a time
+                                  (our BatchNorm, out-of-place ReLU/Add, separate padding), to split the gap
+                --only VARIANT    time only one variant ('ours', 'NCHW', 'channels_last', ...) for a profiler
+                --check           exit with code 1 if a goal is missed (ours <= 1.10x the NCHW module) or the
+                                  outputs disagree
         """;
 
     public static int Main(string[] args)
@@ -27,6 +43,7 @@ internal static class Program
             Console.WriteLine(Usage);
             return args.Length == 0 ? 2 : 0;
         }
+        if (args[0] == "forward") return Forward(args[1..]);
         if (args[0] != "io")
         {
             Console.Error.WriteLine($"Unknown command '{args[0]}'.\n\n{Usage}");
@@ -62,5 +79,43 @@ internal static class Program
         Console.WriteLine("WARNING: this is a Debug build; run with -c Release for meaningful figures.");
 #endif
         return IoBenchmark.Run(new IoOptions(repeat, keep, check, warmJit));
+    }
+
+    private static int Forward(string[] args)
+    {
+        int? repeat = null;
+        List<string>? networks = null;
+        string? only = null;
+        var check = false;
+        var explain = false;
+        for (var i = 0; i < args.Length; i++)
+        {
+            switch (args[i])
+            {
+                case "--repeat" when i + 1 < args.Length && int.TryParse(args[i + 1], NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n > 0:
+                    repeat = n;
+                    i++;
+                    break;
+                case "--network" when i + 1 < args.Length:
+                    (networks ??= new()).Add(args[++i]);
+                    break;
+                case "--only" when i + 1 < args.Length:
+                    only = args[++i];
+                    break;
+                case "--explain":
+                    explain = true;
+                    break;
+                case "--check":
+                    check = true;
+                    break;
+                default:
+                    Console.Error.WriteLine($"Bad argument '{args[i]}'.\n\n{Usage}");
+                    return 2;
+            }
+        }
+#if DEBUG
+        Console.WriteLine("WARNING: this is a Debug build; run with -c Release for meaningful figures.");
+#endif
+        return ForwardBenchmark.Run(new ForwardOptions(repeat, check, networks, only, explain));
     }
 }

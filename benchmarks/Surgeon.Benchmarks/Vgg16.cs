@@ -97,7 +97,7 @@ internal static class Vgg16
         new JsonObject { ["units"] = units, ["activation"] = activation }.WithKernelDefaults();
 
     /// <summary>The keys tf.keras writes for every layer with a kernel and a bias (defaults: Glorot, zeros, none).</summary>
-    private static JsonObject WithKernelDefaults(this JsonObject config)
+    internal static JsonObject WithKernelDefaults(this JsonObject config)
     {
         config["use_bias"] = true;
         config["kernel_initializer"] = Initializer("GlorotUniform");

@@ -9,6 +9,13 @@ internal static class Activations
     /// <summary>Whether <paramref name="name"/> is an activation Surgeon can run.</summary>
     public static bool IsKnown(string? name) => name is null || Resolve(name, 3) is not null;
 
+    /// <summary>
+    /// Applies activation <paramref name="name"/> to a tensor the caller just created and owns alone, in place where the
+    /// activation allows it (ReLU), saving an allocation and a pass over memory.
+    /// </summary>
+    public static Tensor ApplyToFresh(string? name, Tensor fresh, int kerasMajorVersion) =>
+        name == "relu" ? fresh.relu_() : Apply(name, fresh, kerasMajorVersion);
+
     /// <summary>Applies activation <paramref name="name"/> (null or "linear": identity, returned as is).</summary>
     public static Tensor Apply(string? name, Tensor x, int kerasMajorVersion)
     {

@@ -22,6 +22,9 @@ public sealed class ModelRunner : IDisposable
     private readonly Dictionary<string, LayerKernel> _kernels;
     private readonly IReadOnlyList<(KerasLayer Layer, int Node)> _schedule;
     private readonly ForwardContext _context;
+    private readonly Dictionary<TensorRef, int> _consumers = new();
+    private readonly HashSet<TensorRef> _outputRefs;
+    private readonly int?[]?[] _inputShapes;
 
     private ModelRunner(KerasModel model, Dictionary<string, LayerKernel> kernels, IReadOnlyList<(KerasLayer, int)> schedule, ForwardContext context)
     {
@@ -29,6 +32,13 @@ public sealed class ModelRunner : IDisposable
         _kernels = kernels;
         _schedule = schedule;
         _context = context;
+        foreach (var (layer, node) in schedule)
+        {
+            if (layer.ClassName == "InputLayer") continue;
+            foreach (var r in layer.InboundNodes[node].Inputs) _consumers[r] = _consumers.GetValueOrDefault(r) + 1;
+        }
+        _outputRefs = new HashSet<TensorRef>(model.Outputs);
+        _inputShapes = model.Inputs.Select(i => Shapes.ShapeInference.InputShape(model[i.Layer].ConfigNode)).ToArray();
     }
 
     /// <summary>The model this runner executes.</summary>
@@ -119,10 +129,12 @@ public sealed class ModelRunner : IDisposable
         for (var i = 0; i < inputs.Count; i++)
         {
             var layer = _model[_model.Inputs[i].Layer];
-            values[_model.Inputs[i]] = CheckInput(layer, inputs[i], i);
+            values[_model.Inputs[i]] = CheckInput(layer, inputs[i], i, _inputShapes[i]);
             masks[_model.Inputs[i]] = null;
         }
         var captured = new Dictionary<string, List<Tensor>>(StringComparer.Ordinal);
+        // Each intermediate tensor is disposed after its last consumer, so a pass holds only live activations.
+        var remaining = new Dictionary<TensorRef, int>(_consumers);
         foreach (var (layer, node) in _schedule)
         {
             if (layer.ClassName == "InputLayer")
@@ -131,7 +143,14 @@ public sealed class ModelRunner : IDisposable
                 continue;
             }
             var refs = layer.InboundNodes[node].Inputs;
-            var kernelInputs = new KernelInputs(refs.Select(r => values[r]).ToArray(), refs.Select(r => masks.GetValueOrDefault(r)).ToArray());
+            var tensors = new Tensor[refs.Count];
+            var inputMasks = new Tensor?[refs.Count];
+            for (var i = 0; i < refs.Count; i++)
+            {
+                tensors[i] = values[refs[i]];
+                inputMasks[i] = masks.GetValueOrDefault(refs[i]);
+            }
+            var kernelInputs = new KernelInputs(tensors, inputMasks);
             KernelOutputs outputs;
             try
             {
@@ -139,24 +158,36 @@ public sealed class ModelRunner : IDisposable
             }
             catch (Exception e) when (e is not SurgeonException and not OutOfMemoryException)
             {
-                var shapes = string.Join(", ", kernelInputs.Tensors.Select(t => "[" + string.Join(", ", t.shape) + "]"));
+                var shapes = string.Join(", ", tensors.Select(t => "[" + string.Join(", ", t.shape) + "]"));
                 throw new SurgeonException($"Layer '{layer.Name}' ({layer.ClassName}) failed on inputs of shape {shapes}: {e.Message}", e);
             }
+            // Every output gets its own tensor object (never an input, and an RNN's output may also be its state), so
+            // that each can be disposed after its own last use.
+            var kept = new Tensor[outputs.Tensors.Count];
+            for (var t = 0; t < kept.Length; t++)
+            {
+                var o = outputs.Tensors[t];
+                kept[t] = Array.IndexOf(tensors, o) >= 0 || Array.IndexOf(kept, o, 0, t) >= 0 ? o.alias() : o;
+            }
+            outputs = new KernelOutputs(kept, outputs.Mask);
             for (var t = 0; t < outputs.Tensors.Count; t++)
             {
                 values[new TensorRef(layer.Name, node, t)] = outputs.Tensors[t];
                 masks[new TensorRef(layer.Name, node, t)] = outputs.Mask;
             }
             if (capture?.Contains(layer.Name) == true) captured.GetOrAdd(layer.Name).AddRange(outputs.Tensors.Select(x => x.alias()));
+            foreach (var r in refs)
+            {
+                if (--remaining[r] == 0 && !_outputRefs.Contains(r) && values.Remove(r, out var done)) done.Dispose();
+            }
         }
         var results = _model.Outputs.Select(o => values[o].alias().MoveToOuterDisposeScope()).ToArray();
         var layerOutputs = captured.ToDictionary(kv => kv.Key, kv => (IReadOnlyList<Tensor>)kv.Value.Select(x => x.MoveToOuterDisposeScope()).ToArray(), StringComparer.Ordinal);
         return new ForwardResult(results, layerOutputs);
     }
 
-    private Tensor CheckInput(KerasLayer layer, Tensor input, int index)
+    private Tensor CheckInput(KerasLayer layer, Tensor input, int index, int?[]? declared)
     {
-        var declared = Shapes.ShapeInference.InputShape(layer.ConfigNode);
         if (declared is not null)
         {
             var shape = input.shape;

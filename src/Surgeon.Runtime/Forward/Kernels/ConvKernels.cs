@@ -135,7 +135,7 @@ internal sealed class ConvKernel : LayerKernel
         {
             y = Conv(y, _pointwise, _bias, Enumerable.Repeat(1L, _rank).ToArray(), zero, Enumerable.Repeat(1L, _rank).ToArray(), 1);
         }
-        y = Activations.Apply(_activation, y, context.KerasMajorVersion);
+        y = Activations.ApplyToFresh(_activation, y, context.KerasMajorVersion);
         return Same(_channelsFirst ? y : CoreKernels.ToChannelsLast(y), inputs);
     }
 
@@ -219,7 +219,7 @@ internal sealed class ConvTransposeKernel : LayerKernel
                 }
             }
         }
-        y = Activations.Apply(_activation, y, context.KerasMajorVersion);
+        y = Activations.ApplyToFresh(_activation, y, context.KerasMajorVersion);
         return Same(_channelsFirst ? y : CoreKernels.ToChannelsLast(y), inputs);
     }
 }

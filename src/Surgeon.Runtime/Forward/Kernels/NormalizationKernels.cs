@@ -30,6 +30,8 @@ internal sealed class BatchNormKernel : LayerKernel
     private readonly Tensor? _beta;
     private readonly Tensor _mean;
     private readonly Tensor _variance;
+    private readonly Tensor _scale; // gamma / sqrt(variance + epsilon)
+    private readonly Tensor _shift; // beta - mean * scale
 
     public BatchNormKernel(KerasLayer layer) : base(layer)
     {
@@ -39,6 +41,13 @@ internal sealed class BatchNormKernel : LayerKernel
         _beta = OptionalWeight("beta");
         _mean = Weight("moving_mean");
         _variance = Weight("moving_variance");
+        // Inference is one fused multiply-add: y = x * scale + shift, folded once here.
+        var scale = rsqrt(_variance + _epsilon);
+        if (_gamma is not null) scale = scale * _gamma;
+        var shift = -_mean * scale;
+        if (_beta is not null) shift = shift + _beta;
+        _scale = Own(scale);
+        _shift = Own(shift);
     }
 
     public override KernelOutputs Forward(KernelInputs inputs, ForwardContext context)
@@ -46,18 +55,16 @@ internal sealed class BatchNormKernel : LayerKernel
         var x = inputs[0];
         var axes = AxisConfig.Resolve(_axes, x.dim());
         var shape = AxisConfig.BroadcastShape(x, axes);
-        Tensor mean, variance;
-        if (context.Training)
+        if (!context.Training)
         {
-            var reduce = Enumerable.Range(0, (int)x.dim()).Where(i => !axes.Contains(i)).Select(i => (long)i).ToArray();
-            mean = x.mean(reduce, keepdim: true);
-            variance = (x - mean).square().mean(reduce, keepdim: true);
+            return Same(axes.Length == 1 && axes[0] == x.dim() - 1
+                ? addcmul(_shift, x, _scale, 1)
+                : addcmul(_shift.reshape(shape), x, _scale.reshape(shape), 1), inputs);
         }
-        else
-        {
-            mean = _mean.reshape(shape);
-            variance = _variance.reshape(shape);
-        }
+        // Training: batch statistics over every axis but the normalised ones.
+        var reduce = Enumerable.Range(0, (int)x.dim()).Where(i => !axes.Contains(i)).Select(i => (long)i).ToArray();
+        var mean = x.mean(reduce, keepdim: true);
+        var variance = (x - mean).square().mean(reduce, keepdim: true);
         var y = (x - mean) * rsqrt(variance + _epsilon);
         if (_gamma is not null) y = y * _gamma.reshape(shape);
         if (_beta is not null) y = y + _beta.reshape(shape);

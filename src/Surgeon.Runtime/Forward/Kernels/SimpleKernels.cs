@@ -138,6 +138,6 @@ internal sealed class DenseKernel : LayerKernel
         var x = inputs[0];
         var y = x.dim() == 2 && _bias is not null ? addmm(_bias, x, _kernel, 1, 1) : matmul(x, _kernel);
         if (_bias is not null && x.dim() != 2) y = y.add_(_bias);
-        return Same(Activations.Apply(_activation, y, context.KerasMajorVersion), inputs);
+        return Same(Activations.ApplyToFresh(_activation, y, context.KerasMajorVersion), inputs);
     }
 }
