@@ -91,15 +91,7 @@ internal sealed record AttentionCall
         var position = 0;
         foreach (var (name, value) in arguments)
         {
-            switch (name)
-            {
-                case "use_causal_mask":
-                    call = call with { UseCausalMask = IsTrue(value) };
-                    continue;
-                case "return_attention_scores":
-                    call = call with { ReturnAttentionScores = IsTrue(value) };
-                    continue;
-            }
+            if (TryFlag(ref call, name, value)) continue;
             foreach (var (path, history) in KerasTensors(value, new List<int>()))
             {
                 if (position >= node.Inputs.Count || node.Inputs[position].Layer != history)
@@ -110,6 +102,22 @@ internal sealed record AttentionCall
         }
         if (position != node.Inputs.Count) throw Mismatch(layer, node);
         return call;
+    }
+
+    /// <summary>Applies the call flags Keras passes as keyword arguments; false for any other argument.</summary>
+    private static bool TryFlag(ref AttentionCall call, string name, JsonNode? value)
+    {
+        switch (name)
+        {
+            case "use_causal_mask":
+                call = call with { UseCausalMask = IsTrue(value) };
+                return true;
+            case "return_attention_scores":
+                call = call with { ReturnAttentionScores = IsTrue(value) };
+                return true;
+            default:
+                return false;
+        }
     }
 
     /// <summary>Keras tensors under <paramref name="n"/> in the parser's order, with their list indices below the argument.</summary>
@@ -165,15 +173,7 @@ internal sealed record AttentionCall
         var next = items.Count;
         foreach (var (name, value) in kwargs)
         {
-            switch (name)
-            {
-                case "use_causal_mask":
-                    call = call with { UseCausalMask = IsTrue(value) };
-                    continue;
-                case "return_attention_scores":
-                    call = call with { ReturnAttentionScores = IsTrue(value) };
-                    continue;
-            }
+            if (TryFlag(ref call, name, value)) continue;
             foreach (var (path, triple) in Triples(value, new List<int>()))
             {
                 int index;
