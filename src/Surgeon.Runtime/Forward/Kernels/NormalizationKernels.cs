@@ -198,9 +198,15 @@ internal sealed class NormalizationKernel : LayerKernel
         var x = inputs[0];
         var axes = AxisConfig.Resolve(_axes, x.dim());
         var shape = AxisConfig.BroadcastShape(x, axes);
-        var mean = _mean.numel() == 1 ? _mean.reshape(Array.Empty<long>()) : _mean.reshape(shape);
-        var std = _variance.numel() == 1 ? _variance.reshape(Array.Empty<long>()).sqrt() : _variance.reshape(shape).sqrt();
-        std = std.clamp_min(1e-7);
-        return Same(_invert ? x * std + mean : (x - mean) / std, inputs);
+        // Statistics from the config start on the CPU; follow the input's device.
+        if (_mean.device != x.device) return Same(Normalize(x, _mean.to(x.device), _variance.to(x.device), shape), inputs);
+        return Same(Normalize(x, _mean, _variance, shape), inputs);
+    }
+
+    private Tensor Normalize(Tensor x, Tensor meanValues, Tensor varianceValues, long[] shape)
+    {
+        var mean = meanValues.numel() == 1 ? meanValues.reshape(Array.Empty<long>()) : meanValues.reshape(shape);
+        var std = (varianceValues.numel() == 1 ? varianceValues.reshape(Array.Empty<long>()) : varianceValues.reshape(shape)).sqrt().clamp_min(1e-7);
+        return _invert ? x * std + mean : (x - mean) / std;
     }
 }
