@@ -9,6 +9,12 @@ public sealed record RunOptions
 {
     /// <summary>Run layers as in training (dropout and noise active). Default false: inference.</summary>
     public bool Training { get; init; }
+
+    /// <summary>
+    /// Channels forced to zero in the outputs of the given layers (on their channel axis): the masked model a channel
+    /// deletion must reproduce.
+    /// </summary>
+    internal IReadOnlyDictionary<string, int[]>? ZeroedChannels { get; init; }
 }
 
 /// <summary>
@@ -25,6 +31,8 @@ public sealed class ModelRunner : IDisposable
     private readonly Dictionary<TensorRef, int> _consumers = new();
     private readonly HashSet<TensorRef> _outputRefs;
     private readonly int?[]?[] _inputShapes;
+
+    private IReadOnlyDictionary<string, int[]>? _zeroed;
 
     private ModelRunner(KerasModel model, Dictionary<string, LayerKernel> kernels, IReadOnlyList<(KerasLayer, int)> schedule, ForwardContext context)
     {
@@ -76,7 +84,7 @@ public sealed class ModelRunner : IDisposable
             foreach (var k in kernels.Values) k.Dispose();
             throw;
         }
-        return new ModelRunner(model, kernels, schedule, context);
+        return new ModelRunner(model, kernels, schedule, context) { _zeroed = options?.ZeroedChannels };
     }
 
     /// <summary>Runs a single-input, single-output model under <c>no_grad</c>; the caller owns the result.</summary>
@@ -168,6 +176,12 @@ public sealed class ModelRunner : IDisposable
             {
                 var o = outputs.Tensors[t];
                 kept[t] = Array.IndexOf(tensors, o) >= 0 || Array.IndexOf(kept, o, 0, t) >= 0 ? o.alias() : o;
+                if (_zeroed is not null && _zeroed.TryGetValue(layer.Name, out var zero))
+                {
+                    var axis = ConfigValues.ChannelsFirst(layer.ConfigNode) && kept[t].dim() > 2 ? 1 : kept[t].dim() - 1;
+                    using var index = tensor(zero.Select(c => (long)c).ToArray(), device: kept[t].device);
+                    kept[t] = kept[t].index_fill(axis, index, 0);
+                }
             }
             outputs = new KernelOutputs(kept, outputs.Mask);
             for (var t = 0; t < outputs.Tensors.Count; t++)

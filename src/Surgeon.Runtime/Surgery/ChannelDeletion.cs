@@ -1,0 +1,409 @@
+using System.Text.Json.Nodes;
+using Surgeon.Shapes;
+using static Surgeon.ConfigValues;
+using static TorchSharp.torch;
+
+namespace Surgeon;
+
+/// <summary>
+/// Deletes channels and repairs the graph downstream. A deletion travels with each tensor as the set of channels kept on
+/// one axis; layers that act per channel pass it on (slicing their own per-channel weights), weighted consumers drop the
+/// matching input rows and stop it, Flatten turns it into kept features, Concatenate offsets it, and element-wise merges
+/// require (or, by coupling, create) the same deletion on every input.
+/// </summary>
+internal static class ChannelDeletion
+{
+    private sealed record Deletion(int Axis, bool[] Keep)
+    {
+        public bool SameAs(Deletion? other) => other is not null && other.Axis == Axis && other.Keep.SequenceEqual(Keep);
+
+        public long[] KeptIndices() => Keep.Select((k, i) => (k, i)).Where(x => x.k).Select(x => (long)x.i).ToArray();
+    }
+
+    private static readonly HashSet<string> s_passThrough = new(StringComparer.Ordinal)
+    {
+        "Activation", "ReLU", "LeakyReLU", "ELU", "ThresholdedReLU", "Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D",
+        "GaussianNoise", "GaussianDropout", "AlphaDropout", "ActivityRegularization",
+        "MaxPooling1D", "MaxPooling2D", "MaxPooling3D", "AveragePooling1D", "AveragePooling2D", "AveragePooling3D",
+        "MaxPool1D", "MaxPool2D", "MaxPool3D", "AvgPool1D", "AvgPool2D", "AvgPool3D",
+        "ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D", "Cropping1D", "Cropping2D", "Cropping3D", "UpSampling1D", "UpSampling2D", "UpSampling3D",
+    };
+
+    private static readonly HashSet<string> s_merges = new(StringComparer.Ordinal) { "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum" };
+
+    private static readonly HashSet<string> s_conv = new(StringComparer.Ordinal) { "Conv1D", "Conv2D", "Conv3D", "Convolution1D", "Convolution2D", "Convolution3D" };
+
+    private static readonly HashSet<string> s_recurrent = new(StringComparer.Ordinal) { "SimpleRNN", "GRU", "LSTM" };
+
+    /// <summary>The number of output channels a layer can lose (units or filters), or null if it has none.</summary>
+    public static int? ChannelCount(KerasLayer layer) => layer.ClassName switch
+    {
+        "Dense" or "SimpleRNN" or "GRU" or "LSTM" => Int(layer.ConfigNode, "units", "output_dim"),
+        _ when s_conv.Contains(layer.ClassName) => Int(layer.ConfigNode, "filters", "nb_filter"),
+        "Conv1DTranspose" or "Conv2DTranspose" or "Conv3DTranspose" or "SeparableConv1D" or "SeparableConv2D" => Int(layer.ConfigNode, "filters"),
+        _ => null,
+    };
+
+    /// <summary>The axis (with batch) that holds a layer's output channels.</summary>
+    private static int OutputChannelAxis(KerasLayer layer, int rank) => ChannelsFirst(layer.ConfigNode) && rank > 2 ? 1 : rank - 1;
+
+    public static SurgeryResult Apply(KerasModel model, IReadOnlyDictionary<string, int[]> jobs, CouplingPolicy coupling)
+    {
+        var deletions = new Dictionary<string, int[]>(jobs, StringComparer.Ordinal);
+        var coupled = new List<string>();
+        var shapes = ShapeInference.For(model);
+        // Coupling: repeat until every merge sees one deletion on all its inputs.
+        for (var round = 0; ; round++)
+        {
+            var plan = new Planner(model, shapes, deletions);
+            var conflict = plan.Run();
+            if (conflict is null)
+            {
+                var result = plan.Build();
+                return new SurgeryResult(result, deletions, plan.Changed.ToList(), coupled);
+            }
+            var (merge, wanted, inputs) = conflict.Value;
+            if (coupling == CouplingPolicy.Refuse || round > model.Layers.Count)
+                throw new SurgeonException($"Deleting channels reaches merge layer '{merge}', whose inputs would then differ in channels; delete the same channels from all of its producers ({string.Join(", ", inputs)}), or use CouplingPolicy.DeleteFromGroup.");
+            var added = false;
+            foreach (var producer in inputs)
+            {
+                if (deletions.TryGetValue(producer, out var existing))
+                {
+                    if (!existing.SequenceEqual(wanted))
+                        throw new SurgeonException($"Layers '{producer}' and the other producers of merge layer '{merge}' are coupled but have different channel deletions ({string.Join(", ", existing)} versus {string.Join(", ", wanted)}).");
+                    continue;
+                }
+                deletions[producer] = wanted;
+                coupled.Add(producer);
+                added = true;
+            }
+            if (!added) throw new SurgeonException($"Merge layer '{merge}' gets different channel deletions on its inputs and no producer can be changed to match.");
+        }
+    }
+
+    /// <summary>One propagation over the graph for a fixed set of deletions; collects every layer edit.</summary>
+    private sealed class Planner(KerasModel model, ShapeInference shapes, IReadOnlyDictionary<string, int[]> deletions)
+    {
+        private readonly Dictionary<TensorRef, Deletion?> _tensors = new();
+        private readonly Dictionary<string, Dictionary<string, Tensor>> _weights = new(StringComparer.Ordinal);
+        private readonly Dictionary<string, Deletion?[]> _seenInputs = new(StringComparer.Ordinal);
+        private readonly Dictionary<string, int> _channelCounts = new(StringComparer.Ordinal);
+        private readonly HashSet<string> _targetsDone = new(StringComparer.Ordinal);
+
+        public IEnumerable<string> Changed => _weights.Keys.Concat(_channelCounts.Keys).Distinct().OrderBy(n => n, StringComparer.Ordinal);
+
+        /// <summary>Propagates; returns a merge conflict (merge layer, channels wanted, producers to couple) or null.</summary>
+        public (string Merge, int[] Wanted, string[] Producers)? Run()
+        {
+            foreach (var (layer, node) in Schedule())
+            {
+                if (layer.ClassName == "InputLayer") continue;
+                var refs = layer.InboundNodes[node].Inputs;
+                var ins = refs.Select(r => _tensors.GetValueOrDefault(r)).ToArray();
+                if (s_merges.Contains(layer.ClassName) && ins.Any(d => d is not null) && !ins.All(d => d is not null && d.SameAs(ins.First(x => x is not null))))
+                {
+                    var source = ins.First(d => d is not null)!;
+                    var wanted = source.Keep.Select((k, i) => (k, i)).Where(x => !x.k).Select(x => x.i).ToArray();
+                    var producers = refs.Where((r, i) => !source.SameAs(ins[i])).Select(r => Producer(r) ?? throw new SurgeonException(
+                        $"Merge layer '{layer.Name}' couples '{r.Layer}' to a channel deletion, but no layer with channels produces that input; the deletion cannot be matched.")).ToArray();
+                    return (layer.Name, wanted, producers.Select(p => p.Name).Distinct().ToArray());
+                }
+                var outputs = Transfer(layer, node, refs, ins);
+                for (var t = 0; t < outputs.Length; t++) _tensors[new TensorRef(layer.Name, node, t)] = outputs[t];
+            }
+            return null;
+        }
+
+        /// <summary>The layer with channels whose output reaches <paramref name="t"/> through per-channel layers only.</summary>
+        private KerasLayer? Producer(TensorRef t)
+        {
+            var layer = model[t.Layer];
+            if (ChannelCount(layer) is not null) return layer;
+            if ((s_passThrough.Contains(layer.ClassName) || layer.ClassName is "BatchNormalization") && layer.InboundNodes.Count > t.NodeIndex && layer.InboundNodes[t.NodeIndex].Inputs.Count == 1)
+                return Producer(layer.InboundNodes[t.NodeIndex].Inputs[0]);
+            return null;
+        }
+
+        private IEnumerable<(KerasLayer, int)> Schedule()
+        {
+            var done = new HashSet<(string, int)>();
+            var order = new List<(KerasLayer, int)>();
+            void Visit(TensorRef t)
+            {
+                if (!done.Add((t.Layer, t.NodeIndex))) return;
+                var layer = model[t.Layer];
+                if (layer.ClassName != "InputLayer" && t.NodeIndex < layer.InboundNodes.Count)
+                    foreach (var i in layer.InboundNodes[t.NodeIndex].Inputs) Visit(i);
+                order.Add((layer, t.NodeIndex));
+            }
+            foreach (var o in model.Outputs) Visit(o);
+            return order;
+        }
+
+        private int?[] Shape(TensorRef t) => shapes.OutputShapes(t.Layer, t.NodeIndex) is { } s && t.TensorIndex < s.Count ? s[t.TensorIndex]
+            : throw new SurgeonException($"The shape of layer '{t.Layer}''s output is unknown, so a channel deletion cannot be carried through it.");
+
+        private Tensor Edited(KerasLayer layer, string weight)
+        {
+            var edits = _weights.TryGetValue(layer.Name, out var e) ? e : _weights[layer.Name] = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+            if (edits.TryGetValue(weight, out var t)) return t;
+            return layer.FindWeight(weight)?.Value ?? throw new SurgeonException($"Layer '{layer.Name}' ({layer.ClassName}) has no weight '{weight}'.");
+        }
+
+        private void SetWeight(KerasLayer layer, string weight, Tensor value) => _weights[layer.Name][weight] = value;
+
+        private void Slice(KerasLayer layer, string weight, int axis, long[] keep)
+        {
+            if (layer.FindWeight(weight) is null) return;
+            var current = Edited(layer, weight);
+            using var index = tensor(keep, device: current.device);
+            SetWeight(layer, weight, current.index_select(axis < 0 ? current.dim() + axis : axis, index));
+        }
+
+        private Deletion?[] Transfer(KerasLayer layer, int node, IReadOnlyList<TensorRef> refs, Deletion?[] ins)
+        {
+            var input = ins.Length > 0 ? ins[0] : null;
+            // A layer called more than once must see the same deletion at every call (its weights are shared).
+            if (_seenInputs.TryGetValue(layer.Name, out var seen))
+            {
+                if (seen.Length != ins.Length || seen.Where((d, i) => !(d is null ? ins[i] is null : d.SameAs(ins[i]))).Any())
+                    throw new SurgeonException($"Layer '{layer.Name}' ({layer.ClassName}) is shared by several calls that receive different channel deletions; its weights cannot fit both.");
+            }
+            else
+            {
+                _seenInputs[layer.Name] = ins;
+            }
+
+            var outRank = shapes.OutputShapes(layer.Name, node)?[0].Length ?? 0;
+            Deletion? consumed = null;
+            if (refs.Count > 1 && ins.Any(d => d is not null)) consumed = ConsumeMany(layer, refs, ins, outRank);
+            else if (input is not null) consumed = Consume(layer, refs[0], input, outRank);
+
+            if (deletions.TryGetValue(layer.Name, out var channels))
+            {
+                var count = ChannelCount(layer)!.Value;
+                if (_targetsDone.Add(layer.Name))
+                {
+                    DeleteOutputs(layer, channels, Enumerable.Range(0, count).Where(c => !channels.Contains(c)).Select(c => (long)c).ToArray(), count);
+                    _channelCounts[layer.Name] = count - channels.Length;
+                }
+                // Every output loses the channels (an RNN's states as well as its output).
+                var mask = Enumerable.Range(0, count).Select(c => !channels.Contains(c)).ToArray();
+                var outputs = shapes.OutputShapes(layer.Name, node) ?? new[] { new int?[outRank] };
+                return outputs.Select(shape => (Deletion?)new Deletion(OutputChannelAxis(layer, shape.Length), mask)).ToArray();
+            }
+            return new[] { consumed };
+        }
+
+        /// <summary>Slices a target's output side and updates its channel count.</summary>
+        private void DeleteOutputs(KerasLayer layer, int[] channels, long[] keep, int count)
+        {
+            switch (layer.ClassName)
+            {
+                case "Dense":
+                    Slice(layer, "kernel", -1, keep);
+                    Slice(layer, "bias", -1, keep);
+                    break;
+                case var c when s_conv.Contains(c):
+                    Slice(layer, layer.FindWeight("kernel") is not null ? "kernel" : "W", -1, keep);
+                    Slice(layer, layer.FindWeight("bias") is not null ? "bias" : "b", -1, keep);
+                    break;
+                case "Conv1DTranspose" or "Conv2DTranspose" or "Conv3DTranspose":
+                    Slice(layer, "kernel", -2, keep);
+                    Slice(layer, "bias", -1, keep);
+                    break;
+                case "SeparableConv1D" or "SeparableConv2D":
+                    Slice(layer, "pointwise_kernel", -1, keep);
+                    Slice(layer, "bias", -1, keep);
+                    break;
+                case "SimpleRNN" or "GRU" or "LSTM":
+                    {
+                        var gates = layer.ClassName switch { "LSTM" => 4, "GRU" => 3, _ => 1 };
+                        var gateKeep = Enumerable.Range(0, gates).SelectMany(g => keep.Select(k => g * count + k)).ToArray();
+                        Slice(layer, "kernel", -1, gateKeep);
+                        Slice(layer, "recurrent_kernel", -1, gateKeep);
+                        Slice(layer, "recurrent_kernel", 0, keep);
+                        Slice(layer, "bias", -1, gateKeep);
+                        break;
+                    }
+                default:
+                    throw new SurgeonException($"Deleting channels of layer '{layer.Name}' ({layer.ClassName}) is not supported yet.");
+            }
+        }
+
+        /// <summary>A single-input layer receiving a deletion: repairs it and returns what it passes on.</summary>
+        private Deletion? Consume(KerasLayer layer, TensorRef from, Deletion d, int outRank)
+        {
+            var inRank = Shape(from).Length;
+            var keep = d.KeptIndices();
+            var isChannelAxis = d.Axis == (ChannelsFirst(layer.ConfigNode) && inRank > 2 ? 1 : inRank - 1);
+            switch (layer.ClassName)
+            {
+                case "Dense" or "TimeDistributedDense":
+                    Require(layer, d.Axis == inRank - 1, "its input's last axis");
+                    Slice(layer, "kernel", 0, keep);
+                    return null;
+                case var c when s_conv.Contains(c):
+                    Require(layer, isChannelAxis, "its input's channel axis");
+                    if ((Int(layer.ConfigNode, "groups") ?? 1) != 1) throw new SurgeonException($"Layer '{layer.Name}' ({layer.ClassName}) is a grouped convolution; deleting its input channels is not supported yet.");
+                    Slice(layer, layer.FindWeight("kernel") is not null ? "kernel" : "W", -2, keep);
+                    return null;
+                case "Conv1DTranspose" or "Conv2DTranspose" or "Conv3DTranspose":
+                    Require(layer, isChannelAxis, "its input's channel axis");
+                    Slice(layer, "kernel", -1, keep);
+                    return null;
+                case "DepthwiseConv1D" or "DepthwiseConv2D" or "SeparableConv1D" or "SeparableConv2D":
+                    {
+                        Require(layer, isChannelAxis, "its input's channel axis");
+                        var multiplier = Int(layer.ConfigNode, "depth_multiplier") ?? 1;
+                        Slice(layer, "depthwise_kernel", -2, keep);
+                        var expanded = keep.SelectMany(c => Enumerable.Range(0, multiplier).Select(j => c * multiplier + j)).ToArray();
+                        var mask = d.Keep.SelectMany(k => Enumerable.Repeat(k, multiplier)).ToArray();
+                        if (layer.ClassName.StartsWith("Separable", StringComparison.Ordinal))
+                        {
+                            Slice(layer, "pointwise_kernel", -2, expanded);
+                            return null;
+                        }
+                        Slice(layer, "bias", -1, expanded);
+                        return new Deletion(d.Axis, mask);
+                    }
+                case "SimpleRNN" or "GRU" or "LSTM":
+                    Require(layer, d.Axis == inRank - 1, "its input's feature axis");
+                    Slice(layer, "kernel", 0, keep);
+                    return null;
+                case "BatchNormalization":
+                    {
+                        var axes = Forward.Kernels.AxisConfig.Read(layer.ConfigNode, "axis", new[] { -1 }).Select(a => a < 0 ? inRank + a : a).ToArray();
+                        Require(layer, axes.Length == 1 && axes[0] == d.Axis, "its normalised axis");
+                        foreach (var w in new[] { "gamma", "beta", "moving_mean", "moving_variance" }) Slice(layer, w, -1, keep);
+                        return d;
+                    }
+                case "LayerNormalization":
+                    {
+                        var axes = Forward.Kernels.AxisConfig.Read(layer.ConfigNode, "axis", new[] { -1 }).Select(a => a < 0 ? inRank + a : a).ToArray();
+                        Require(layer, axes.Length == 1 && axes[0] == d.Axis, "its normalised axis");
+                        Slice(layer, "gamma", -1, keep);
+                        Slice(layer, "beta", -1, keep);
+                        return d;
+                    }
+                case "PReLU":
+                    {
+                        var alpha = Edited(layer, "alpha");
+                        Require(layer, d.Axis == inRank - 1, "its input's last axis");
+                        if (alpha.shape[^1] != 1) Slice(layer, "alpha", -1, keep);
+                        return d;
+                    }
+                case "Softmax":
+                    {
+                        var axis = Int(layer.ConfigNode, "axis") ?? -1;
+                        Require(layer, (axis < 0 ? inRank + axis : axis) != d.Axis, "an axis other than its softmax axis (deleting along it changes every value)");
+                        return d;
+                    }
+                case var c when s_passThrough.Contains(c):
+                    return d;
+                case "GlobalMaxPooling1D" or "GlobalMaxPooling2D" or "GlobalMaxPooling3D" or "GlobalAveragePooling1D" or "GlobalAveragePooling2D" or "GlobalAveragePooling3D"
+                    or "GlobalMaxPool1D" or "GlobalMaxPool2D" or "GlobalMaxPool3D" or "GlobalAvgPool1D" or "GlobalAvgPool2D" or "GlobalAvgPool3D":
+                    Require(layer, isChannelAxis, "its input's channel axis");
+                    return new Deletion(Bool(layer.ConfigNode, "keepdims", false) ? d.Axis : 1, d.Keep);
+                case "Flatten":
+                    {
+                        var shape = Shape(from);
+                        if (shape.Skip(1).Any(s => s is null)) throw new SurgeonException($"Flatten layer '{layer.Name}' has an input of unknown size; the flattened features of a deleted channel cannot be located.");
+                        using var mask = ones(shape.Skip(1).Select(s => (long)s!.Value).ToArray(), ScalarType.Bool);
+                        using var removed = tensor(d.Keep.Select((k, i) => (k, i)).Where(x => !x.k).Select(x => (long)x.i).ToArray());
+                        mask.index_fill_(d.Axis - 1, removed, false);
+                        using var ordered = ChannelsFirst(layer.ConfigNode) && shape.Length > 2 ? mask.permute(Enumerable.Range(1, shape.Length - 2).Append(0).Select(i => (long)i).ToArray()) : mask.alias();
+                        using var flat = ordered.reshape(-1).contiguous();
+                        return new Deletion(1, flat.data<bool>().ToArray());
+                    }
+                case "Reshape":
+                    {
+                        var target = Shape(new TensorRef(layer.Name, 0));
+                        var source = Shape(from);
+                        Require(layer, d.Axis == source.Length - 1 && target[^1] == source[^1], "an unchanged last axis (the Reshape would split or merge the channel axis)");
+                        return new Deletion(target.Length - 1, d.Keep);
+                    }
+                case "Permute":
+                    {
+                        var dims = Ints(layer.ConfigNode, 0, "dims")!;
+                        return new Deletion(Array.IndexOf(dims, d.Axis) + 1, d.Keep);
+                    }
+                case "RepeatVector":
+                    return new Deletion(2, d.Keep);
+                case "Concatenate":
+                    return ConsumeMany(layer, layer.InboundNodes[0].Inputs, new[] { d }, outRank);
+                case "Embedding":
+                    throw new SurgeonException($"Channels cannot be deleted before Embedding layer '{layer.Name}': its inputs are indices, not channels.");
+                default:
+                    throw new SurgeonException($"A channel deletion reaches layer '{layer.Name}' ({layer.ClassName}), which Surgeon cannot repair yet.");
+            }
+        }
+
+        /// <summary>Multi-input layers: Concatenate offsets the deletions; merges pass one shared deletion.</summary>
+        private Deletion? ConsumeMany(KerasLayer layer, IReadOnlyList<TensorRef> refs, Deletion?[] ins, int outRank)
+        {
+            if (s_merges.Contains(layer.ClassName)) return ins.FirstOrDefault(d => d is not null);
+            if (layer.ClassName != "Concatenate")
+                throw new SurgeonException($"A channel deletion reaches layer '{layer.Name}' ({layer.ClassName}), which Surgeon cannot repair yet.");
+            var rank = Shape(refs[0]).Length;
+            var axis = Int(layer.ConfigNode, "axis") ?? -1;
+            axis = axis < 0 ? rank + axis : axis;
+            var keep = new List<bool>();
+            for (var i = 0; i < refs.Count; i++)
+            {
+                var d = i < ins.Length ? ins[i] : null;
+                if (d is not null && d.Axis != axis)
+                    throw new SurgeonException($"Concatenate layer '{layer.Name}' joins on axis {axis} but a deletion on axis {d.Axis} reaches it; that is not supported yet.");
+                var size = Shape(refs[i])[axis] ?? throw new SurgeonException($"Concatenate layer '{layer.Name}' has an input of unknown size on axis {axis}.");
+                keep.AddRange(d?.Keep ?? Enumerable.Repeat(true, size));
+            }
+            return new Deletion(axis, keep.ToArray());
+        }
+
+        private static void Require(KerasLayer layer, bool ok, string what)
+        {
+            if (!ok) throw new SurgeonException($"A channel deletion reaches layer '{layer.Name}' ({layer.ClassName}) on an axis it cannot repair; Surgeon handles deletions along {what}.");
+        }
+
+        /// <summary>The new model: edited weights and channel counts, every other weight copied.</summary>
+        public KerasModel Build()
+        {
+            var created = new List<Tensor>();
+            try
+            {
+                var layers = model.Layers.Select(l =>
+                {
+                    var entry = l.Entry;
+                    if (_channelCounts.TryGetValue(l.Name, out var count))
+                    {
+                        entry = (JsonObject)l.Entry.DeepClone();
+                        var config = (JsonObject)entry["config"]!;
+                        foreach (var key in new[] { "units", "filters", "output_dim", "nb_filter" })
+                            if (config.ContainsKey(key)) config[key] = count;
+                    }
+                    var weights = l.Weights.Select(w =>
+                    {
+                        var value = _weights.TryGetValue(l.Name, out var e) && e.TryGetValue(w.Name, out var t) ? t.contiguous() : w.Value.clone();
+                        created.Add(value);
+                        return new KerasWeight(w.Name, value, w.Trainable, w.StoredName, w.ArchivePath);
+                    }).ToArray();
+                    if (l.NestedModel is not null) throw new SurgeonException($"Nested model '{l.Name}' cannot be operated on yet.");
+                    return new KerasLayer(entry, l.ClassName, l.Name, l.InboundNodes, weights, null, l.IsSynthesized) { ArchiveGroupNames = l.ArchiveGroupNames };
+                }).ToArray();
+                return new KerasModel(model.Root, model.ClassName, model.Name, layers, model.Inputs, model.Outputs,
+                    model.Source with { Format = ModelFormat.InMemory })
+                {
+                    Dialect = model.Dialect,
+                    // Compile settings stay valid; optimizer state (per-weight slots) does not fit the new shapes and is dropped.
+                    TrainingConfig = model.TrainingConfig,
+                };
+            }
+            catch
+            {
+                foreach (var t in created) t.Dispose();
+                throw;
+            }
+        }
+    }
+}

@@ -1,0 +1,94 @@
+namespace Surgeon;
+
+/// <summary>How a <see cref="ModelSurgeon"/> treats layers coupled by element-wise merges (residual Add and the like).</summary>
+public enum CouplingPolicy
+{
+    /// <summary>
+    /// Deleting channel k from one producer of a merge deletes channel k from every producer of that merge (the
+    /// coupled group), reported in <see cref="SurgeryResult.CoupledLayers"/>.
+    /// </summary>
+    DeleteFromGroup,
+    /// <summary>Refuse: a deletion reaching a merge whose other inputs keep those channels is an error naming the layers.</summary>
+    Refuse,
+}
+
+/// <summary>
+/// Surgery on a Keras model: collects jobs, validates each when it is added, and applies them all in one pass over
+/// the graph, returning a new model (the input model is never changed).
+/// </summary>
+public sealed class ModelSurgeon
+{
+    private readonly KerasModel _model;
+    private readonly Dictionary<string, int[]> _deletions = new(StringComparer.Ordinal);
+
+    /// <summary>Starts surgery on <paramref name="model"/>.</summary>
+    public ModelSurgeon(KerasModel model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        if (model.IsOpaque) throw new SurgeonException($"Model '{model.Name}' is a subclassed {model.ClassName} without a layer graph; surgery needs a Functional or Sequential model.");
+        _model = model;
+    }
+
+    /// <summary>How coupled producers of element-wise merges are handled (default: delete from the whole group).</summary>
+    public CouplingPolicy Coupling { get; init; } = CouplingPolicy.DeleteFromGroup;
+
+    /// <summary>
+    /// Deletes output channels (Dense units, convolution filters, recurrent units) of <paramref name="layer"/> and
+    /// repairs every layer downstream. Validated now: the layer exists and has channels, indices are in range and
+    /// distinct, no other job targets it.
+    /// </summary>
+    /// <exception cref="SurgeonException">The job is invalid; the message names the layer and the argument.</exception>
+    public ModelSurgeon DeleteChannels(string layer, IEnumerable<int> channels)
+    {
+        ArgumentNullException.ThrowIfNull(layer);
+        ArgumentNullException.ThrowIfNull(channels);
+        var target = _model.FindLayer(layer)
+            ?? throw new SurgeonException($"Model '{_model.Name}' has no layer named '{layer}'.{LayerNames.Suggest(layer, _model.Layers.Select(l => l.Name))}");
+        var count = ChannelDeletion.ChannelCount(target)
+            ?? throw new SurgeonException($"Layer '{layer}' ({target.ClassName}) has no channels to delete: only layers with units or filters (Dense, convolutions, recurrent layers) do.");
+        var list = channels.ToArray();
+        if (list.Length == 0) throw new SurgeonException($"DeleteChannels on layer '{layer}': no channels given.");
+        var bad = list.Where(c => c < 0 || c >= count).ToArray();
+        if (bad.Length > 0)
+            throw new SurgeonException($"DeleteChannels on layer '{layer}': channel index(es) {string.Join(", ", bad)} out of range; the layer has {count} channels (0 to {count - 1}).");
+        var duplicates = list.GroupBy(c => c).Where(g => g.Count() > 1).Select(g => g.Key).ToArray();
+        if (duplicates.Length > 0)
+            throw new SurgeonException($"DeleteChannels on layer '{layer}': channel index(es) {string.Join(", ", duplicates)} given more than once.");
+        if (list.Length == count)
+            throw new SurgeonException($"DeleteChannels on layer '{layer}': deleting all {count} channels would remove the layer's output; delete the layer instead.");
+        if (_deletions.ContainsKey(layer))
+            throw new SurgeonException($"Layer '{layer}' already has a DeleteChannels job; combine the channels into one job.");
+        _deletions[layer] = list.Order().ToArray();
+        return this;
+    }
+
+    /// <summary>Applies every job in one traversal; the result owns a new model (weights are new tensors on the same device).</summary>
+    public SurgeryResult Operate() => ChannelDeletion.Apply(_model, _deletions, Coupling);
+}
+
+/// <summary>The outcome of a surgery: the new model and what changed. Dispose it (or take the model) when done.</summary>
+public sealed class SurgeryResult : IDisposable
+{
+    internal SurgeryResult(KerasModel model, IReadOnlyDictionary<string, int[]> deleted, IReadOnlyList<string> changed, IReadOnlyList<string> coupled)
+    {
+        Model = model;
+        DeletedChannels = deleted;
+        ChangedLayers = changed;
+        CoupledLayers = coupled;
+    }
+
+    /// <summary>The operated model (owned by this result until disposed).</summary>
+    public KerasModel Model { get; }
+
+    /// <summary>Channels deleted from each layer, including layers pulled in by coupling.</summary>
+    public IReadOnlyDictionary<string, int[]> DeletedChannels { get; }
+
+    /// <summary>Every layer whose config or weights changed.</summary>
+    public IReadOnlyList<string> ChangedLayers { get; }
+
+    /// <summary>Layers whose channels were deleted because an element-wise merge couples them to a job's layer.</summary>
+    public IReadOnlyList<string> CoupledLayers { get; }
+
+    /// <summary>Disposes the model.</summary>
+    public void Dispose() => Model.Dispose();
+}
