@@ -361,6 +361,24 @@ internal static class ChannelDeletion
             return new Deletion(axis, keep.ToArray());
         }
 
+        /// <summary>
+        /// Keras 3 builds each layer from its <c>build_config</c> input shape before loading weights: rewrite the shapes
+        /// that a deletion changed so the saved file reloads.
+        /// </summary>
+        private static void UpdateBuildConfigs(KerasModel result)
+        {
+            var shapes = ShapeInference.For(result);
+            foreach (var layer in result.Layers)
+            {
+                if (layer.Entry["build_config"] is not JsonObject build || !build.ContainsKey("input_shape") || layer.InboundNodes.Count == 0) continue;
+                var inputs = layer.InboundNodes[0].Inputs.Select(r => shapes.OutputShapes(r.Layer, r.NodeIndex) is { } o && r.TensorIndex < o.Count ? o[r.TensorIndex] : null).ToArray();
+                if (inputs.Any(i => i is null)) continue;
+                static JsonArray ToJson(int?[] shape) => new(shape.Select(d => (JsonNode?)(d is null ? null : JsonValue.Create(d.Value))).ToArray());
+                JsonNode updated = inputs.Length == 1 ? ToJson(inputs[0]!) : new JsonArray(inputs.Select(i => (JsonNode?)ToJson(i!)).ToArray());
+                if (!JsonNode.DeepEquals(updated, build["input_shape"])) build["input_shape"] = updated;
+            }
+        }
+
         private static void Require(KerasLayer layer, bool ok, string what)
         {
             if (!ok) throw new SurgeonException($"A channel deletion reaches layer '{layer.Name}' ({layer.ClassName}) on an axis it cannot repair; Surgeon handles deletions along {what}.");
@@ -374,10 +392,10 @@ internal static class ChannelDeletion
             {
                 var layers = model.Layers.Select(l =>
                 {
-                    var entry = l.Entry;
+                    // Entries that may change (channel counts, Keras 3 build shapes) are copied: the input model stays as it was.
+                    var entry = _channelCounts.ContainsKey(l.Name) || l.Entry["build_config"] is not null ? (JsonObject)l.Entry.DeepClone() : l.Entry;
                     if (_channelCounts.TryGetValue(l.Name, out var count))
                     {
-                        entry = (JsonObject)l.Entry.DeepClone();
                         var config = (JsonObject)entry["config"]!;
                         foreach (var key in new[] { "units", "filters", "output_dim", "nb_filter" })
                             if (config.ContainsKey(key)) config[key] = count;
@@ -391,13 +409,15 @@ internal static class ChannelDeletion
                     if (l.NestedModel is not null) throw new SurgeonException($"Nested model '{l.Name}' cannot be operated on yet.");
                     return new KerasLayer(entry, l.ClassName, l.Name, l.InboundNodes, weights, null, l.IsSynthesized) { ArchiveGroupNames = l.ArchiveGroupNames };
                 }).ToArray();
-                return new KerasModel(model.Root, model.ClassName, model.Name, layers, model.Inputs, model.Outputs,
+                var result = new KerasModel(model.Root, model.ClassName, model.Name, layers, model.Inputs, model.Outputs,
                     model.Source with { Format = ModelFormat.InMemory })
                 {
                     Dialect = model.Dialect,
                     // Compile settings stay valid; optimizer state (per-weight slots) does not fit the new shapes and is dropped.
                     TrainingConfig = model.TrainingConfig,
                 };
+                UpdateBuildConfigs(result);
+                return result;
             }
             catch
             {

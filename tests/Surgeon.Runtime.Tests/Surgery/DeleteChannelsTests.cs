@@ -42,6 +42,49 @@ public sealed class DeleteChannelsTests
         Assert.Equal(6, original["conv2d_Conv2D1"].Config.GetProperty("filters").GetInt32());
     }
 
+    [SkippableTheory]
+    [InlineData("pruned.h5")]
+    [InlineData("pruned.keras")]
+    public void DeleteChannels_SaveAndReload_KeepsPrunedShapesAndOutputs(string name)
+    {
+        SharedFixtures.Require(SharedFixtures.OracleRoot);
+        using var original = KerasFile.Load(Path.Combine(SharedFixtures.OracleRoot, "lenet"));
+        using var result = new ModelSurgeon(original).DeleteChannels("conv2d_Conv2D2", new[] { 0, 7, 15 }).Operate();
+        using var dir = new TempDir();
+
+        KerasFile.Save(result.Model, dir.File(name));
+        using var reloaded = KerasFile.Load(dir.File(name));
+
+        Assert.Equal(13, reloaded["conv2d_Conv2D2"].Config.GetProperty("filters").GetInt32());
+        Assert.Equal(new long[] { 208, 120 }, reloaded["dense_Dense1"].FindWeight("kernel")!.Shape);
+        using var input = NpyFile.Read(Path.Combine(SharedFixtures.OracleRoot, "lenet", "input.npy"));
+        using var a = ModelRunner.Create(result.Model);
+        using var b = ModelRunner.Create(reloaded);
+        using var ya = a.Predict(input);
+        using var yb = b.Predict(input);
+        RecordedOutputTests.AssertClose(ya, yb, name);
+    }
+
+    [Fact]
+    public void DeleteChannels_Keras3Model_UpdatesBuildConfigAndLeavesInputUntouched()
+    {
+        const string json = """
+            {"module": "keras", "class_name": "Sequential", "config": {"name": "s", "layers": [
+              {"module": "keras.layers", "class_name": "InputLayer", "config": {"batch_shape": [null, 4], "dtype": "float32", "name": "in"}, "registered_name": null},
+              {"module": "keras.layers", "class_name": "Dense", "config": {"name": "d1", "units": 5}, "registered_name": null, "build_config": {"input_shape": [null, 4]}},
+              {"module": "keras.layers", "class_name": "Dense", "config": {"name": "d2", "units": 2}, "registered_name": null, "build_config": {"input_shape": [null, 5]}}]},
+             "registered_name": null}
+            """;
+        using var model = KerasFile.CreateFromArchitecture(json, seed: 3);
+
+        using var result = new ModelSurgeon(model).DeleteChannels("d1", new[] { 0, 2 }).Operate();
+
+        var build = result.Model["d2"].Entry["build_config"]!["input_shape"]!.ToJsonString();
+        Assert.Equal("[null,3]", build);
+        Assert.Equal("[null,5]", model["d2"].Entry["build_config"]!["input_shape"]!.ToJsonString());
+        Assert.Equal(5, model["d1"].Config.GetProperty("units").GetInt32());
+    }
+
     [Fact]
     public void DeleteChannels_DenseChain_SlicesColumnsAndRowsLikeKerasSurgeon()
     {
