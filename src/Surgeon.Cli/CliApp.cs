@@ -14,6 +14,8 @@ public static class ExitCodes
     public const int BadInput = 2;
     /// <summary>The command line could not be parsed.</summary>
     public const int Usage = 3;
+    /// <summary>A --verify check failed; nothing was written.</summary>
+    public const int VerificationFailed = 4;
 }
 
 /// <summary>The <c>surgeon</c> command line: a thin shell over Surgeon.Runtime's public API.</summary>
@@ -34,6 +36,7 @@ public static class CliApp
             ConvertCommand.Create(stdout),
             RoundTripCommand.Create(stdout),
             PredictCommand.Create(stdout),
+            DeleteChannelsCommand.Create(stdout),
         };
         root.Options.Add(Verbose);
         var parse = root.Parse(args);

@@ -94,6 +94,38 @@ public sealed class CliTests
         Assert.False(File.Exists(temp.File("y.npy")));
     }
 
+    [SkippableFact]
+    public void DeleteChannels_Verify_WritesPrunedModelAndReportsChanges()
+    {
+        var fixture = SharedFixtures.Model("oracle/lenet");
+        using var temp = new TempDir();
+
+        var (exit, output, error) = Run("delete-channels", fixture.Path, "--layer", "conv2d_Conv2D1", "--channels", "1,4", "-o", temp.File("p.h5"), "--verify");
+
+        Assert.Equal(ExitCodes.Ok, exit);
+        Assert.Equal("", error);
+        Assert.Contains("Deleted 2 channel(s) of 'conv2d_Conv2D1': 1, 4.", output);
+        Assert.Contains("Layers changed: conv2d_Conv2D1, conv2d_Conv2D2.", output);
+        Assert.Contains("Parameters: 34,622 -> 33,770.", output);
+        Assert.Contains("Verify: max abs difference", output);
+        using var pruned = KerasFile.Load(temp.File("p.h5"));
+        Assert.Equal(4, pruned["conv2d_Conv2D1"].Config.GetProperty("filters").GetInt32());
+    }
+
+    [SkippableFact]
+    public void DeleteChannels_BadChannel_ExitsBadInputNamingLayer()
+    {
+        var fixture = SharedFixtures.Model("oracle/lenet");
+        using var temp = new TempDir();
+
+        var (exit, _, error) = Run("delete-channels", fixture.Path, "--layer", "conv2d_Conv2D1", "--channels", "9", "-o", temp.File("p.h5"));
+
+        Assert.Equal(ExitCodes.BadInput, exit);
+        Assert.Contains("conv2d_Conv2D1", error);
+        Assert.Contains("out of range", error);
+        Assert.False(File.Exists(temp.File("p.h5")));
+    }
+
     [Fact]
     public void Summary_MissingFile_ExitsBadInputWithOneLine()
     {

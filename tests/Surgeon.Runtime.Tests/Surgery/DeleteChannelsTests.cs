@@ -145,6 +145,23 @@ public sealed class DeleteChannelsTests
     }
 
     [Fact]
+    public void MaxDifference_ExactDeletionIsZeroAndBatchNormConstantIsVisible()
+    {
+        JsonObject Conv() => new() { ["filters"] = 4, ["kernel_size"] = 3, ["activation"] = "relu" };
+        using var plain = KerasFile.CreateFromArchitecture(Sequential(new long[] { 6, 6, 1 }, ("Conv2D", Conv()), ("Flatten", new JsonObject()), ("Dense", new JsonObject { ["units"] = 2 })), seed: 1);
+        using var withBn = KerasFile.CreateFromArchitecture(Sequential(new long[] { 6, 6, 1 }, ("Conv2D", Conv()), ("BatchNormalization", new JsonObject()), ("Flatten", new JsonObject()), ("Dense", new JsonObject { ["units"] = 2 })), seed: 1);
+        ReferenceModels.Randomize(plain, 2);
+        ReferenceModels.Randomize(withBn, 2);
+
+        using var exact = new ModelSurgeon(plain).DeleteChannels("l0", new[] { 1 }).Operate();
+        using var constant = new ModelSurgeon(withBn).DeleteChannels("l0", new[] { 1 }).Operate();
+
+        Assert.True(exact.MaxDifference(plain) <= 1e-5);
+        // BatchNormalization turns the zeroed channel into beta - mean * scale, which the pruned model no longer adds.
+        Assert.True(constant.MaxDifference(withBn) > 1e-3);
+    }
+
+    [Fact]
     public void DeleteChannels_LstmAndBatchNorm_SliceGateBlocksAndStatistics()
     {
         using var model = KerasFile.CreateFromArchitecture(Sequential(new long[] { 6, 3 },
