@@ -35,6 +35,7 @@ internal static class DeleteChannelsCommand
                 stdout.WriteLine($"Deleted {deleted.Length} channel(s) of '{name}': {string.Join(", ", deleted)}{(result.CoupledLayers.Contains(name) ? " (coupled by a merge)" : "")}.");
             stdout.WriteLine($"Layers changed: {string.Join(", ", result.ChangedLayers)}.");
             stdout.WriteLine($"Parameters: {m.ParameterCount:N0} -> {result.Model.ParameterCount:N0}.");
+            foreach (var note in result.InexactLayers) stdout.WriteLine($"Not exact: {note}.");
             if (parse.GetValue(verify))
             {
                 var difference = result.MaxDifference(m);

@@ -13,9 +13,20 @@ namespace Surgeon;
 /// </summary>
 internal static class ChannelDeletion
 {
-    private sealed record Deletion(int Axis, bool[] Keep)
+    /// <summary>
+    /// The channels kept on one axis of a tensor, and the constant each deleted channel would carry there in the masked
+    /// original (zero at the pruned layer; BatchNormalization, biases and activations can make it non-zero). Consumers
+    /// fold those constants into their bias, so deletion stays exactly equivalent to zeroing the channels.
+    /// </summary>
+    private sealed record Deletion(int Axis, bool[] Keep, double[] Constants)
     {
+        public Deletion(int axis, bool[] keep) : this(axis, keep, new double[keep.Length]) { }
+
         public bool SameAs(Deletion? other) => other is not null && other.Axis == Axis && other.Keep.SequenceEqual(Keep);
+
+        public bool HasConstants => Keep.Select((k, i) => !k && Constants[i] != 0).Any(x => x);
+
+        public long[] DeletedIndices() => Keep.Select((k, i) => (k, i)).Where(x => !x.k).Select(x => (long)x.i).ToArray();
 
         public long[] KeptIndices() => Keep.Select((k, i) => (k, i)).Where(x => x.k).Select(x => (long)x.i).ToArray();
     }
@@ -60,7 +71,7 @@ internal static class ChannelDeletion
             if (conflict is null)
             {
                 var result = plan.Build();
-                return new SurgeryResult(result, deletions, plan.Changed.ToList(), coupled);
+                return new SurgeryResult(result, deletions, plan.Changed.ToList(), coupled) { InexactLayers = plan.Inexact.ToList() };
             }
             var (merge, wanted, inputs) = conflict.Value;
             if (coupling == CouplingPolicy.Refuse || round > model.Layers.Count)
@@ -90,6 +101,30 @@ internal static class ChannelDeletion
         private readonly Dictionary<string, Deletion?[]> _seenInputs = new(StringComparer.Ordinal);
         private readonly Dictionary<string, int> _channelCounts = new(StringComparer.Ordinal);
         private readonly HashSet<string> _targetsDone = new(StringComparer.Ordinal);
+        private readonly List<string> _inexact = new();
+
+        /// <summary>Where a deleted channel's constant could not be folded exactly (the result then differs slightly).</summary>
+        public IReadOnlyList<string> Inexact => _inexact;
+
+        private void NoteInexact(KerasLayer layer, string why) => _inexact.Add($"{layer.Name} ({layer.ClassName}): {why}");
+
+        /// <summary>Adds the deleted channels' constant contribution, <paramref name="delta"/>, to a consumer's bias.</summary>
+        private void AddToBias(KerasLayer layer, Tensor delta)
+        {
+            if (delta.abs().max().item<float>() == 0) return;
+            var name = layer.FindWeight("bias") is not null ? "bias" : layer.FindWeight("b") is not null ? "b" : null;
+            if (name is null)
+            {
+                NoteInexact(layer, "a deleted channel carries a constant into it but it has no bias to absorb it");
+                return;
+            }
+            var bias = Edited(layer, name);
+            SetWeight(layer, name, bias.dim() == 2 ? bias.index_add(0, tensor(new long[] { 0 }, device: bias.device), delta.unsqueeze(0).to_type(bias.dtype), 1) : bias + delta.to_type(bias.dtype));
+        }
+
+        /// <summary>The deleted channels' constants as a tensor of the channel count (zero for kept channels).</summary>
+        private static Tensor ConstantVector(Deletion d, Device device) =>
+            tensor(d.Keep.Select((k, i) => k ? 0f : (float)d.Constants[i]).ToArray(), device: device);
 
         public IEnumerable<string> Changed => _weights.Keys.Concat(_channelCounts.Keys).Distinct().OrderBy(n => n, StringComparer.Ordinal);
 
@@ -242,47 +277,89 @@ internal static class ChannelDeletion
             {
                 case "Dense" or "TimeDistributedDense":
                     Require(layer, d.Axis == inRank - 1, "its input's last axis");
+                    if (d.HasConstants)
+                    {
+                        var w = Edited(layer, "kernel");
+                        AddToBias(layer, matmul(ConstantVector(d, w.device), w));
+                    }
                     Slice(layer, "kernel", 0, keep);
                     return null;
                 case var c when s_conv.Contains(c):
                     Require(layer, isChannelAxis, "its input's channel axis");
                     if ((Int(layer.ConfigNode, "groups") ?? 1) != 1) throw new SurgeonException($"Layer '{layer.Name}' ({layer.ClassName}) is a grouped convolution; deleting its input channels is not supported yet.");
-                    Slice(layer, layer.FindWeight("kernel") is not null ? "kernel" : "W", -2, keep);
+                    var kernelName = layer.FindWeight("kernel") is not null ? "kernel" : "W";
+                    if (d.HasConstants)
+                    {
+                        // A constant input channel adds constant * (sum of its kernel taps) to every output position.
+                        var w = Edited(layer, kernelName);
+                        var summed = w.sum(Enumerable.Range(0, (int)w.dim() - 2).Select(i => (long)i).ToArray());
+                        AddToBias(layer, matmul(ConstantVector(d, w.device), summed));
+                        if ((String(layer.ConfigNode, "padding", "border_mode") ?? "valid") != "valid")
+                            NoteInexact(layer, "zero padding at the borders meets a deleted channel's non-zero constant");
+                    }
+                    Slice(layer, kernelName, -2, keep);
                     return null;
                 case "Conv1DTranspose" or "Conv2DTranspose" or "Conv3DTranspose":
                     Require(layer, isChannelAxis, "its input's channel axis");
+                    if (d.HasConstants) NoteInexact(layer, "a transposed convolution spreads a deleted channel's constant unevenly");
                     Slice(layer, "kernel", -1, keep);
                     return null;
                 case "DepthwiseConv1D" or "DepthwiseConv2D" or "SeparableConv1D" or "SeparableConv2D":
                     {
                         Require(layer, isChannelAxis, "its input's channel axis");
                         var multiplier = Int(layer.ConfigNode, "depth_multiplier") ?? 1;
+                        // Constant carried by depthwise output k*m + j: constant_k * (sum of kernel taps of k, j).
+                        var dk = Edited(layer, "depthwise_kernel");
+                        var taps = dk.sum(Enumerable.Range(0, (int)dk.dim() - 2).Select(i => (long)i).ToArray()).reshape(-1); // (in * m)
+                        var constants = d.Constants.SelectMany((c, k) => Enumerable.Range(0, multiplier).Select(j => c * taps[k * multiplier + j].item<float>())).ToArray();
+                        if (d.HasConstants && (String(layer.ConfigNode, "padding") ?? "valid") != "valid")
+                            NoteInexact(layer, "zero padding at the borders meets a deleted channel's non-zero constant");
                         Slice(layer, "depthwise_kernel", -2, keep);
                         var expanded = keep.SelectMany(c => Enumerable.Range(0, multiplier).Select(j => c * multiplier + j)).ToArray();
                         var mask = d.Keep.SelectMany(k => Enumerable.Repeat(k, multiplier)).ToArray();
                         if (layer.ClassName.StartsWith("Separable", StringComparison.Ordinal))
                         {
+                            var pw = Edited(layer, "pointwise_kernel");
+                            var pwSum = pw.sum(Enumerable.Range(0, (int)pw.dim() - 2).Select(i => (long)i).ToArray());
+                            var pointwiseInput = new Deletion(d.Axis, mask, constants);
+                            if (pointwiseInput.HasConstants) AddToBias(layer, matmul(ConstantVector(pointwiseInput, pw.device), pwSum));
                             Slice(layer, "pointwise_kernel", -2, expanded);
                             return null;
                         }
+                        if (layer.FindWeight("bias") is { } bias)
+                        {
+                            var b = bias.Value.to_type(ScalarType.Float64).cpu().data<double>().ToArray();
+                            for (var i = 0; i < constants.Length; i++) if (!mask[i]) constants[i] += b[i];
+                        }
                         Slice(layer, "bias", -1, expanded);
-                        return new Deletion(d.Axis, mask);
+                        return new Deletion(d.Axis, mask, constants);
                     }
                 case "SimpleRNN" or "GRU" or "LSTM":
                     Require(layer, d.Axis == inRank - 1, "its input's feature axis");
+                    if (d.HasConstants)
+                    {
+                        var w = Edited(layer, "kernel");
+                        AddToBias(layer, matmul(ConstantVector(d, w.device), w));
+                    }
                     Slice(layer, "kernel", 0, keep);
                     return null;
                 case "BatchNormalization":
                     {
                         var axes = Forward.Kernels.AxisConfig.Read(layer.ConfigNode, "axis", new[] { -1 }).Select(a => a < 0 ? inRank + a : a).ToArray();
                         Require(layer, axes.Length == 1 && axes[0] == d.Axis, "its normalised axis");
+                        // The deleted channels' constants go through the normalisation: c * scale + shift.
+                        double[] Read(string w, double dflt) => layer.FindWeight(w) is { } x ? x.Value.to_type(ScalarType.Float64).cpu().data<double>().ToArray() : Enumerable.Repeat(dflt, d.Keep.Length).ToArray();
+                        var epsilon = layer.ConfigNode["epsilon"] is JsonValue ev && ev.TryGetValue(out double eps) ? eps : 1e-3;
+                        var (gamma, beta, mean, variance) = (Read("gamma", 1), Read("beta", 0), Read("moving_mean", 0), Read("moving_variance", 1));
+                        var constants = d.Constants.Select((c, k) => d.Keep[k] ? 0 : (c - mean[k]) * gamma[k] / Math.Sqrt(variance[k] + epsilon) + beta[k]).ToArray();
                         foreach (var w in new[] { "gamma", "beta", "moving_mean", "moving_variance" }) Slice(layer, w, -1, keep);
-                        return d;
+                        return d with { Constants = constants };
                     }
                 case "LayerNormalization":
                     {
                         var axes = Forward.Kernels.AxisConfig.Read(layer.ConfigNode, "axis", new[] { -1 }).Select(a => a < 0 ? inRank + a : a).ToArray();
                         Require(layer, axes.Length == 1 && axes[0] == d.Axis, "its normalised axis");
+                        NoteInexact(layer, "it normalises over the channels, so removing channels changes its statistics");
                         Slice(layer, "gamma", -1, keep);
                         Slice(layer, "beta", -1, keep);
                         return d;
@@ -291,8 +368,13 @@ internal static class ChannelDeletion
                     {
                         var alpha = Edited(layer, "alpha");
                         Require(layer, d.Axis == inRank - 1, "its input's last axis");
-                        if (alpha.shape[^1] != 1) Slice(layer, "alpha", -1, keep);
-                        return d;
+                        var perChannel = alpha.shape[^1] != 1;
+                        var a = alpha.reshape(-1, alpha.shape[^1]);
+                        if (d.HasConstants && a.shape[0] != 1) NoteInexact(layer, "its alpha varies over positions while a deleted channel carries a constant");
+                        var alphas = a[0].to_type(ScalarType.Float64).cpu().data<double>().ToArray();
+                        var constants = d.Constants.Select((c, k) => c >= 0 ? c : alphas[perChannel ? k : 0] * c).ToArray();
+                        if (perChannel) Slice(layer, "alpha", -1, keep);
+                        return d with { Constants = constants };
                     }
                 case "Softmax":
                     {
@@ -300,37 +382,55 @@ internal static class ChannelDeletion
                         Require(layer, (axis < 0 ? inRank + axis : axis) != d.Axis, "an axis other than its softmax axis (deleting along it changes every value)");
                         return d;
                     }
+                case "Activation" or "ReLU" or "LeakyReLU" or "ELU" or "ThresholdedReLU":
+                    {
+                        if (!d.HasConstants) return d;
+                        // Run the layer itself on the constants.
+                        using var kernel = Forward.KernelFactory.Create(layer, new Forward.ForwardContext(false, model.Source.KerasMajorVersion is 0 ? 2 : model.Source.KerasMajorVersion));
+                        using var values = tensor(d.Constants.Select(v => (float)v).ToArray()).unsqueeze(0);
+                        var outputs = kernel.Forward(new Forward.KernelInputs(new[] { values }, new Tensor?[] { null }), new Forward.ForwardContext(false, 2));
+                        using var result = outputs.Tensors[0].to_type(ScalarType.Float64).cpu();
+                        return d with { Constants = result.data<double>().ToArray() };
+                    }
+                case "ZeroPadding1D" or "ZeroPadding2D" or "ZeroPadding3D":
+                    if (d.HasConstants) NoteInexact(layer, "its zero border meets a deleted channel's non-zero constant");
+                    return d;
                 case var c when s_passThrough.Contains(c):
                     return d;
                 case "GlobalMaxPooling1D" or "GlobalMaxPooling2D" or "GlobalMaxPooling3D" or "GlobalAveragePooling1D" or "GlobalAveragePooling2D" or "GlobalAveragePooling3D"
                     or "GlobalMaxPool1D" or "GlobalMaxPool2D" or "GlobalMaxPool3D" or "GlobalAvgPool1D" or "GlobalAvgPool2D" or "GlobalAvgPool3D":
                     Require(layer, isChannelAxis, "its input's channel axis");
-                    return new Deletion(Bool(layer.ConfigNode, "keepdims", false) ? d.Axis : 1, d.Keep);
+                    return new Deletion(Bool(layer.ConfigNode, "keepdims", false) ? d.Axis : 1, d.Keep, d.Constants);
                 case "Flatten":
                     {
                         var shape = Shape(from);
                         if (shape.Skip(1).Any(s => s is null)) throw new SurgeonException($"Flatten layer '{layer.Name}' has an input of unknown size; the flattened features of a deleted channel cannot be located.");
-                        using var mask = ones(shape.Skip(1).Select(s => (long)s!.Value).ToArray(), ScalarType.Bool);
-                        using var removed = tensor(d.Keep.Select((k, i) => (k, i)).Where(x => !x.k).Select(x => (long)x.i).ToArray());
-                        mask.index_fill_(d.Axis - 1, removed, false);
-                        using var ordered = ChannelsFirst(layer.ConfigNode) && shape.Length > 2 ? mask.permute(Enumerable.Range(1, shape.Length - 2).Append(0).Select(i => (long)i).ToArray()) : mask.alias();
-                        using var flat = ordered.reshape(-1).contiguous();
-                        return new Deletion(1, flat.data<bool>().ToArray());
+                        var dims = shape.Skip(1).Select(s => (long)s!.Value).ToArray();
+                        // Lay the channel flags and constants out on the full tensor shape, then flatten them as Flatten does.
+                        var view = Enumerable.Repeat(1L, dims.Length).ToArray();
+                        view[d.Axis - 1] = d.Keep.Length;
+                        using var keepFlags = tensor(d.Keep).reshape(view).expand(dims);
+                        using var constValues = tensor(d.Constants).reshape(view).expand(dims);
+                        var permutation = Enumerable.Range(1, dims.Length - 1).Append(0).Select(i => (long)i).ToArray();
+                        var channelsFirstFlatten = ChannelsFirst(layer.ConfigNode) && shape.Length > 2;
+                        using var flatKeep = (channelsFirstFlatten ? keepFlags.permute(permutation) : keepFlags).reshape(-1).contiguous();
+                        using var flatConst = (channelsFirstFlatten ? constValues.permute(permutation) : constValues).reshape(-1).contiguous();
+                        return new Deletion(1, flatKeep.data<bool>().ToArray(), flatConst.data<double>().ToArray());
                     }
                 case "Reshape":
                     {
                         var target = Shape(new TensorRef(layer.Name, 0));
                         var source = Shape(from);
                         Require(layer, d.Axis == source.Length - 1 && target[^1] == source[^1], "an unchanged last axis (the Reshape would split or merge the channel axis)");
-                        return new Deletion(target.Length - 1, d.Keep);
+                        return new Deletion(target.Length - 1, d.Keep, d.Constants);
                     }
                 case "Permute":
                     {
                         var dims = Ints(layer.ConfigNode, 0, "dims")!;
-                        return new Deletion(Array.IndexOf(dims, d.Axis) + 1, d.Keep);
+                        return new Deletion(Array.IndexOf(dims, d.Axis) + 1, d.Keep, d.Constants);
                     }
                 case "RepeatVector":
-                    return new Deletion(2, d.Keep);
+                    return new Deletion(2, d.Keep, d.Constants);
                 case "Concatenate":
                     return ConsumeMany(layer, layer.InboundNodes[0].Inputs, new[] { d }, outRank);
                 case "Embedding":
@@ -343,13 +443,32 @@ internal static class ChannelDeletion
         /// <summary>Multi-input layers: Concatenate offsets the deletions; merges pass one shared deletion.</summary>
         private Deletion? ConsumeMany(KerasLayer layer, IReadOnlyList<TensorRef> refs, Deletion?[] ins, int outRank)
         {
-            if (s_merges.Contains(layer.ClassName)) return ins.FirstOrDefault(d => d is not null);
+            if (s_merges.Contains(layer.ClassName))
+            {
+                // Every input carries the same deletion (coupling saw to it); combine their constants as the merge does.
+                var all = ins.Select(d => d!).ToArray();
+                var combined = Enumerable.Range(0, all[0].Keep.Length).Select(i =>
+                {
+                    var v = all.Select(d => d.Constants[i]).ToArray();
+                    return layer.ClassName switch
+                    {
+                        "Add" => v.Sum(),
+                        "Subtract" => v[0] - v[1],
+                        "Multiply" => v.Aggregate(1.0, (x, y) => x * y),
+                        "Average" => v.Average(),
+                        "Maximum" => v.Max(),
+                        _ => v.Min(),
+                    };
+                }).ToArray();
+                return all[0] with { Constants = combined };
+            }
             if (layer.ClassName != "Concatenate")
                 throw new SurgeonException($"A channel deletion reaches layer '{layer.Name}' ({layer.ClassName}), which Surgeon cannot repair yet.");
             var rank = Shape(refs[0]).Length;
             var axis = Int(layer.ConfigNode, "axis") ?? -1;
             axis = axis < 0 ? rank + axis : axis;
             var keep = new List<bool>();
+            var constants = new List<double>();
             for (var i = 0; i < refs.Count; i++)
             {
                 var d = i < ins.Length ? ins[i] : null;
@@ -357,8 +476,9 @@ internal static class ChannelDeletion
                     throw new SurgeonException($"Concatenate layer '{layer.Name}' joins on axis {axis} but a deletion on axis {d.Axis} reaches it; that is not supported yet.");
                 var size = Shape(refs[i])[axis] ?? throw new SurgeonException($"Concatenate layer '{layer.Name}' has an input of unknown size on axis {axis}.");
                 keep.AddRange(d?.Keep ?? Enumerable.Repeat(true, size));
+                constants.AddRange(d?.Constants ?? new double[size]);
             }
-            return new Deletion(axis, keep.ToArray());
+            return new Deletion(axis, keep.ToArray(), constants.ToArray());
         }
 
         /// <summary>

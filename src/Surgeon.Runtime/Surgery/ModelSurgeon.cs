@@ -90,11 +90,17 @@ public sealed class SurgeryResult : IDisposable
     public IReadOnlyList<string> CoupledLayers { get; }
 
     /// <summary>
+    /// Where the result is not exactly the original with the deleted channels zeroed, and why (e.g. a deleted channel's
+    /// constant meets zero padding at the borders). Empty when the surgery is exact.
+    /// </summary>
+    public IReadOnlyList<string> InexactLayers { get; init; } = Array.Empty<string>();
+
+    /// <summary>
     /// Checks the surgery numerically: runs <paramref name="original"/> with the deleted channels forced to zero and the
     /// operated model on the same random inputs (uniform in [-1, 1], <paramref name="batch"/> samples, seeded), and
-    /// returns the largest absolute difference over all outputs. Exact deletions give differences at float rounding
-    /// level; a deleted channel that carries a constant into its consumer (a BatchNormalization or a biased depthwise
-    /// convolution in between) shows up as a larger difference.
+    /// returns the largest absolute difference over all outputs: float rounding for an exact surgery (constants that
+    /// deleted channels carry through BatchNormalization or biases are folded into the consumers' biases), larger where
+    /// <see cref="InexactLayers"/> says why.
     /// </summary>
     public double MaxDifference(KerasModel original, int batch = 4, long seed = 0)
     {

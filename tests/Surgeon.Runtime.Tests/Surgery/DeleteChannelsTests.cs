@@ -100,11 +100,10 @@ public sealed class DeleteChannelsTests
         Assert.Equal(new[] { "l0", "l1" }, result.ChangedLayers);
     }
 
-    // Exact equivalence holds where a deleted channel carries zeros all the way to its consumer. A BatchNormalization
-    // or a biased depthwise convolution in between turns the zero into a constant the pruned model no longer adds
-    // (folding it into the consumer's bias is future work), and an RNN's units feed its own recurrence, so those
-    // cases are checked by their weight formulas instead.
-    public static TheoryData<string> EquivalenceCases() => new() { "conv-pool-flatten-dense", "channels-first", "concatenate", "depthwise" };
+    // A BatchNormalization or a biased depthwise convolution turns a zeroed channel into a constant; the surgery folds
+    // it into the consumer's bias, so these are exact too. (An RNN's units feed its own recurrence, so zeroing its
+    // output is not what deleting them means: RNN targets are checked by their weight formulas instead.)
+    public static TheoryData<string> EquivalenceCases() => new() { "conv-pool-flatten-dense", "conv-bn-pool-conv-flatten-dense", "channels-first", "concatenate", "depthwise", "depthwise-biased" };
 
     [Theory]
     [MemberData(nameof(EquivalenceCases))]
@@ -119,6 +118,19 @@ public sealed class DeleteChannelsTests
                 ("Conv2D", new JsonObject { ["filters"] = 4, ["kernel_size"] = 3 }),
                 ("Flatten", new JsonObject()),
                 ("Dense", new JsonObject { ["units"] = 3 })), "l0", new[] { 0, 2, 5 }, new long[] { 8, 8, 2 }),
+            "conv-bn-pool-conv-flatten-dense" => (Sequential(new long[] { 8, 8, 2 },
+                ("Conv2D", new JsonObject { ["filters"] = 6, ["kernel_size"] = 3, ["padding"] = "same", ["activation"] = "relu" }),
+                ("BatchNormalization", new JsonObject()),
+                ("Activation", new JsonObject { ["activation"] = "sigmoid" }),
+                ("MaxPooling2D", new JsonObject { ["pool_size"] = 2 }),
+                ("Conv2D", new JsonObject { ["filters"] = 4, ["kernel_size"] = 3 }),
+                ("Flatten", new JsonObject()),
+                ("Dense", new JsonObject { ["units"] = 3 })), "l0", new[] { 0, 2, 5 }, new long[] { 8, 8, 2 }),
+            "depthwise-biased" => (Sequential(new long[] { 7, 7, 1 },
+                ("Conv2D", new JsonObject { ["filters"] = 4, ["kernel_size"] = 3 }),
+                ("DepthwiseConv2D", new JsonObject { ["kernel_size"] = 3, ["depth_multiplier"] = 2 }),
+                ("GlobalAveragePooling2D", new JsonObject()),
+                ("Dense", new JsonObject { ["units"] = 2 })), "l0", new[] { 2 }, new long[] { 7, 7, 1 }),
             "channels-first" => (Sequential(new long[] { 2, 6, 6 },
                 ("Conv2D", new JsonObject { ["filters"] = 5, ["kernel_size"] = 3, ["data_format"] = "channels_first", ["activation"] = "tanh" }),
                 ("Flatten", new JsonObject()),
@@ -136,6 +148,7 @@ public sealed class DeleteChannelsTests
         using var x = rand(new[] { 3L }.Concat(inputShape).ToArray(), generator: new Generator(4)) * 2 - 1;
 
         using var result = new ModelSurgeon(model).DeleteChannels(target, channels).Operate();
+        Assert.Empty(result.InexactLayers);
         using var pruned = ModelRunner.Create(result.Model);
         using var masked = ModelRunner.Create(model, new RunOptions { ZeroedChannels = new Dictionary<string, int[]> { [target] = channels } });
         using var a = pruned.Predict(x);
@@ -145,20 +158,29 @@ public sealed class DeleteChannelsTests
     }
 
     [Fact]
-    public void MaxDifference_ExactDeletionIsZeroAndBatchNormConstantIsVisible()
+    public void MaxDifference_BatchNormConstantIsFoldedAndBorderEffectsAreReported()
     {
         JsonObject Conv() => new() { ["filters"] = 4, ["kernel_size"] = 3, ["activation"] = "relu" };
         using var plain = KerasFile.CreateFromArchitecture(Sequential(new long[] { 6, 6, 1 }, ("Conv2D", Conv()), ("Flatten", new JsonObject()), ("Dense", new JsonObject { ["units"] = 2 })), seed: 1);
         using var withBn = KerasFile.CreateFromArchitecture(Sequential(new long[] { 6, 6, 1 }, ("Conv2D", Conv()), ("BatchNormalization", new JsonObject()), ("Flatten", new JsonObject()), ("Dense", new JsonObject { ["units"] = 2 })), seed: 1);
+        var same = Conv();
+        same["padding"] = "same";
+        using var border = KerasFile.CreateFromArchitecture(Sequential(new long[] { 6, 6, 1 }, ("Conv2D", Conv()), ("BatchNormalization", new JsonObject()), ("Conv2D", same), ("Flatten", new JsonObject()), ("Dense", new JsonObject { ["units"] = 2 })), seed: 1);
         ReferenceModels.Randomize(plain, 2);
         ReferenceModels.Randomize(withBn, 2);
+        ReferenceModels.Randomize(border, 2);
 
         using var exact = new ModelSurgeon(plain).DeleteChannels("l0", new[] { 1 }).Operate();
-        using var constant = new ModelSurgeon(withBn).DeleteChannels("l0", new[] { 1 }).Operate();
+        using var folded = new ModelSurgeon(withBn).DeleteChannels("l0", new[] { 1 }).Operate();
+        using var bordered = new ModelSurgeon(border).DeleteChannels("l0", new[] { 1 }).Operate();
 
         Assert.True(exact.MaxDifference(plain) <= 1e-5);
-        // BatchNormalization turns the zeroed channel into beta - mean * scale, which the pruned model no longer adds.
-        Assert.True(constant.MaxDifference(withBn) > 1e-3);
+        // BatchNormalization turns the zeroed channel into beta - mean * scale: folded into the Dense bias, still exact.
+        Assert.True(folded.MaxDifference(withBn) <= 1e-5);
+        Assert.Empty(folded.InexactLayers);
+        // Into a 'same' convolution the constant meets zero padding at the borders: reported, and visible.
+        Assert.Contains(bordered.InexactLayers, l => l.StartsWith("l2 (Conv2D)", StringComparison.Ordinal));
+        Assert.True(bordered.MaxDifference(border) > 1e-5);
     }
 
     [Fact]
