@@ -102,6 +102,7 @@ internal static class ChannelDeletion
         private readonly Dictionary<string, int> _channelCounts = new(StringComparer.Ordinal);
         private readonly HashSet<string> _targetsDone = new(StringComparer.Ordinal);
         private readonly List<string> _inexact = new();
+        private readonly Dictionary<string, Action<JsonObject>> _configEdits = new(StringComparer.Ordinal);
 
         /// <summary>Where a deleted channel's constant could not be folded exactly (the result then differs slightly).</summary>
         public IReadOnlyList<string> Inexact => _inexact;
@@ -126,7 +127,7 @@ internal static class ChannelDeletion
         private static Tensor ConstantVector(Deletion d, Device device) =>
             tensor(d.Keep.Select((k, i) => k ? 0f : (float)d.Constants[i]).ToArray(), device: device);
 
-        public IEnumerable<string> Changed => _weights.Keys.Concat(_channelCounts.Keys).Distinct().OrderBy(n => n, StringComparer.Ordinal);
+        public IEnumerable<string> Changed => _weights.Keys.Concat(_channelCounts.Keys).Concat(_configEdits.Keys).Distinct().OrderBy(n => n, StringComparer.Ordinal);
 
         /// <summary>Propagates; returns a merge conflict (merge layer, channels wanted, producers to couple) or null.</summary>
         public (string Merge, int[] Wanted, string[] Producers)? Run()
@@ -140,8 +141,12 @@ internal static class ChannelDeletion
                 {
                     var source = ins.First(d => d is not null)!;
                     var wanted = source.Keep.Select((k, i) => (k, i)).Where(x => !x.k).Select(x => x.i).ToArray();
-                    var producers = refs.Where((r, i) => !source.SameAs(ins[i])).Select(r => Producer(r) ?? throw new SurgeonException(
-                        $"Merge layer '{layer.Name}' couples '{r.Layer}' to a channel deletion, but no layer with channels produces that input; the deletion cannot be matched.")).ToArray();
+                    var producers = refs.Where((r, i) => !source.SameAs(ins[i])).SelectMany(r =>
+                    {
+                        var found = Producers(r);
+                        return found.Count > 0 ? found : throw new SurgeonException(
+                            $"Merge layer '{layer.Name}' couples '{r.Layer}' to a channel deletion, but no layer with channels produces that input; the deletion cannot be matched.");
+                    }).ToArray();
                     return (layer.Name, wanted, producers.Select(p => p.Name).Distinct().ToArray());
                 }
                 var outputs = Transfer(layer, node, refs, ins);
@@ -150,14 +155,25 @@ internal static class ChannelDeletion
             return null;
         }
 
-        /// <summary>The layer with channels whose output reaches <paramref name="t"/> through per-channel layers only.</summary>
-        private KerasLayer? Producer(TensorRef t)
+        /// <summary>
+        /// The layers with channels whose outputs reach <paramref name="t"/> through per-channel layers and element-wise
+        /// merges only: the coupled group (a residual merge's output channels are tied to every producer behind it).
+        /// Empty when some path has no such layer (a model input, a layer that mixes channels).
+        /// </summary>
+        private List<KerasLayer> Producers(TensorRef t)
         {
             var layer = model[t.Layer];
-            if (ChannelCount(layer) is not null) return layer;
-            if ((s_passThrough.Contains(layer.ClassName) || layer.ClassName is "BatchNormalization") && layer.InboundNodes.Count > t.NodeIndex && layer.InboundNodes[t.NodeIndex].Inputs.Count == 1)
-                return Producer(layer.InboundNodes[t.NodeIndex].Inputs[0]);
-            return null;
+            if (ChannelCount(layer) is not null) return new List<KerasLayer> { layer };
+            var perChannel = s_passThrough.Contains(layer.ClassName) || layer.ClassName is "BatchNormalization" or "PReLU";
+            if (t.NodeIndex >= layer.InboundNodes.Count || !(perChannel || s_merges.Contains(layer.ClassName))) return new List<KerasLayer>();
+            var all = new List<KerasLayer>();
+            foreach (var input in layer.InboundNodes[t.NodeIndex].Inputs)
+            {
+                var found = Producers(input);
+                if (found.Count == 0) return new List<KerasLayer>();
+                all.AddRange(found);
+            }
+            return all;
         }
 
         private IEnumerable<(KerasLayer, int)> Schedule()
@@ -422,6 +438,11 @@ internal static class ChannelDeletion
                         var target = Shape(new TensorRef(layer.Name, 0));
                         var source = Shape(from);
                         Require(layer, d.Axis == source.Length - 1 && target[^1] == source[^1], "an unchanged last axis (the Reshape would split or merge the channel axis)");
+                        var kept = d.Keep.Count(k => k);
+                        _configEdits[layer.Name] = config =>
+                        {
+                            if (config["target_shape"] is JsonArray shape && shape.Count > 0) shape[^1] = kept;
+                        };
                         return new Deletion(target.Length - 1, d.Keep, d.Constants);
                     }
                 case "Permute":
@@ -513,7 +534,8 @@ internal static class ChannelDeletion
                 var layers = model.Layers.Select(l =>
                 {
                     // Entries that may change (channel counts, Keras 3 build shapes) are copied: the input model stays as it was.
-                    var entry = _channelCounts.ContainsKey(l.Name) || l.Entry["build_config"] is not null ? (JsonObject)l.Entry.DeepClone() : l.Entry;
+                    var entry = _channelCounts.ContainsKey(l.Name) || _configEdits.ContainsKey(l.Name) || l.Entry["build_config"] is not null ? (JsonObject)l.Entry.DeepClone() : l.Entry;
+                    if (_configEdits.TryGetValue(l.Name, out var edit)) edit((JsonObject)entry["config"]!);
                     if (_channelCounts.TryGetValue(l.Name, out var count))
                     {
                         var config = (JsonObject)entry["config"]!;

@@ -113,11 +113,17 @@ public sealed class SurgeryResult : IDisposable
         {
             var shape = Shapes.ShapeInference.InputShape(original[i.Layer].ConfigNode)
                 ?? throw new SurgeonException($"Input '{i.Layer}' has no declared shape; verification needs one.");
-            var dims = shape.Select((d, k) => k == 0 ? batch : d ?? throw new SurgeonException($"Input '{i.Layer}' has an undefined dimension {k}; verification needs a fixed shape.")).Select(d => (long)d).ToArray();
+            // Undefined lengths (a sequence or an image of any size) are tried at 24.
+            var dims = shape.Select((d, k) => k == 0 ? batch : d ?? 24).Select(d => (long)d).ToArray();
             return (TorchSharp.torch.rand(dims, generator: generator) * 2 - 1).to(original.Device);
         }).ToArray();
         var a = masked.Predict(inputs);
         var b = pruned.Predict(inputs);
+        for (var i = 0; i < a.Count; i++)
+        {
+            if (!a[i].shape.SequenceEqual(b[i].shape))
+                throw new SurgeonException($"The deletion reaches model output '{original.Outputs[i].Layer}' and changes its shape ([{string.Join(", ", a[i].shape)}] to [{string.Join(", ", b[i].shape)}]); the outputs cannot be compared.");
+        }
         return a.Zip(b, (x, y) => (x - y).abs().max().item<float>()).Max();
     }
 
