@@ -112,7 +112,7 @@ internal static class ChannelDeletion
         /// <summary>Adds the deleted channels' constant contribution, <paramref name="delta"/>, to a consumer's bias.</summary>
         private void AddToBias(KerasLayer layer, Tensor delta)
         {
-            if (delta.abs().max().item<float>() == 0) return;
+            if (delta.abs().max().item<double>() == 0) return;
             var name = layer.FindWeight("bias") is not null ? "bias" : layer.FindWeight("b") is not null ? "b" : null;
             if (name is null)
             {
@@ -120,12 +120,18 @@ internal static class ChannelDeletion
                 return;
             }
             var bias = Edited(layer, name);
-            SetWeight(layer, name, bias.dim() == 2 ? bias.index_add(0, tensor(new long[] { 0 }, device: bias.device), delta.unsqueeze(0).to_type(bias.dtype), 1) : bias + delta.to_type(bias.dtype));
+            var sum = bias.dim() == 2
+                ? bias.to_type(ScalarType.Float64).index_add(0, tensor(new long[] { 0 }, device: bias.device), delta.unsqueeze(0), 1)
+                : bias.to_type(ScalarType.Float64) + delta;
+            SetWeight(layer, name, sum.to_type(bias.dtype));
         }
 
         /// <summary>The deleted channels' constants as a tensor of the channel count (zero for kept channels).</summary>
         private static Tensor ConstantVector(Deletion d, Device device) =>
-            tensor(d.Keep.Select((k, i) => k ? 0f : (float)d.Constants[i]).ToArray(), device: device);
+            tensor(d.Keep.Select((k, i) => k ? 0.0 : d.Constants[i]).ToArray(), device: device);
+
+        /// <summary>constants @ weights in float64 (hundreds of folded terms would otherwise add float32 rounding).</summary>
+        private static Tensor Fold(Deletion d, Tensor weights) => matmul(ConstantVector(d, weights.device), weights.to_type(ScalarType.Float64));
 
         public IEnumerable<string> Changed => _weights.Keys.Concat(_channelCounts.Keys).Concat(_configEdits.Keys).Distinct().OrderBy(n => n, StringComparer.Ordinal);
 
@@ -296,7 +302,7 @@ internal static class ChannelDeletion
                     if (d.HasConstants)
                     {
                         var w = Edited(layer, "kernel");
-                        AddToBias(layer, matmul(ConstantVector(d, w.device), w));
+                        AddToBias(layer, Fold(d, w));
                     }
                     Slice(layer, "kernel", 0, keep);
                     return null;
@@ -309,7 +315,7 @@ internal static class ChannelDeletion
                         // A constant input channel adds constant * (sum of its kernel taps) to every output position.
                         var w = Edited(layer, kernelName);
                         var summed = w.sum(Enumerable.Range(0, (int)w.dim() - 2).Select(i => (long)i).ToArray());
-                        AddToBias(layer, matmul(ConstantVector(d, w.device), summed));
+                        AddToBias(layer, Fold(d, summed));
                         if ((String(layer.ConfigNode, "padding", "border_mode") ?? "valid") != "valid")
                             NoteInexact(layer, "zero padding at the borders meets a deleted channel's non-zero constant");
                     }
@@ -338,7 +344,7 @@ internal static class ChannelDeletion
                             var pw = Edited(layer, "pointwise_kernel");
                             var pwSum = pw.sum(Enumerable.Range(0, (int)pw.dim() - 2).Select(i => (long)i).ToArray());
                             var pointwiseInput = new Deletion(d.Axis, mask, constants);
-                            if (pointwiseInput.HasConstants) AddToBias(layer, matmul(ConstantVector(pointwiseInput, pw.device), pwSum));
+                            if (pointwiseInput.HasConstants) AddToBias(layer, Fold(pointwiseInput, pwSum));
                             Slice(layer, "pointwise_kernel", -2, expanded);
                             return null;
                         }
@@ -355,7 +361,7 @@ internal static class ChannelDeletion
                     if (d.HasConstants)
                     {
                         var w = Edited(layer, "kernel");
-                        AddToBias(layer, matmul(ConstantVector(d, w.device), w));
+                        AddToBias(layer, Fold(d, w));
                     }
                     Slice(layer, "kernel", 0, keep);
                     return null;
@@ -400,8 +406,7 @@ internal static class ChannelDeletion
                     }
                 case "Activation" or "ReLU" or "LeakyReLU" or "ELU" or "ThresholdedReLU":
                     {
-                        if (!d.HasConstants) return d;
-                        // Run the layer itself on the constants.
+                        // Run the layer itself on the constants (a zero becomes f(0), e.g. 0.5 for a sigmoid).
                         using var kernel = Forward.KernelFactory.Create(layer, new Forward.ForwardContext(false, model.Source.KerasMajorVersion is 0 ? 2 : model.Source.KerasMajorVersion));
                         using var values = tensor(d.Constants.Select(v => (float)v).ToArray()).unsqueeze(0);
                         var outputs = kernel.Forward(new Forward.KernelInputs(new[] { values }, new Tensor?[] { null }), new Forward.ForwardContext(false, 2));
