@@ -20,6 +20,7 @@ public sealed class ModelSurgeon
 {
     private readonly KerasModel _model;
     private readonly Dictionary<string, int[]> _deletions = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _deletedLayers = new(StringComparer.Ordinal);
 
     /// <summary>Starts surgery on <paramref name="model"/>.</summary>
     public ModelSurgeon(KerasModel model)
@@ -56,14 +57,39 @@ public sealed class ModelSurgeon
             throw new SurgeonException($"DeleteChannels on layer '{layer}': channel index(es) {string.Join(", ", duplicates)} given more than once.");
         if (list.Length == count)
             throw new SurgeonException($"DeleteChannels on layer '{layer}': deleting all {count} channels would remove the layer's output; delete the layer instead.");
-        if (_deletions.ContainsKey(layer))
-            throw new SurgeonException($"Layer '{layer}' already has a DeleteChannels job; combine the channels into one job.");
+        if (_deletions.ContainsKey(layer) || _deletedLayers.Contains(layer))
+            throw new SurgeonException($"Layer '{layer}' already has a job; one layer takes one job.");
         _deletions[layer] = list.Order().ToArray();
         return this;
     }
 
-    /// <summary>Applies every job in one traversal; the result owns a new model (weights are new tensors on the same device).</summary>
-    public SurgeryResult Operate() => ChannelDeletion.Apply(_model, _deletions, Coupling);
+    /// <summary>
+    /// Deletes <paramref name="layer"/>: its consumers take its input instead. The layer must have one input and keep
+    /// its input's shape (Dropout, BatchNormalization, activations, same-size Dense ...), checked when the surgery runs.
+    /// </summary>
+    public ModelSurgeon DeleteLayer(string layer)
+    {
+        ArgumentNullException.ThrowIfNull(layer);
+        if (_model.FindLayer(layer) is null)
+            throw new SurgeonException($"Model '{_model.Name}' has no layer named '{layer}'.{LayerNames.Suggest(layer, _model.Layers.Select(l => l.Name))}");
+        if (_deletions.ContainsKey(layer) || !_deletedLayers.Add(layer))
+            throw new SurgeonException($"Layer '{layer}' already has a job; one layer takes one job.");
+        return this;
+    }
+
+    /// <summary>Applies every job; the result owns a new model (weights are new tensors on the same device).</summary>
+    public SurgeryResult Operate()
+    {
+        if (_deletedLayers.Count == 0) return ChannelDeletion.Apply(_model, _deletions, Coupling);
+        if (_deletions.Count == 0)
+            return new SurgeryResult(LayerDeletion.Apply(_model, _deletedLayers), new Dictionary<string, int[]>(), _deletedLayers.Order().ToList(), Array.Empty<string>());
+        using var channels = ChannelDeletion.Apply(_model, _deletions, Coupling);
+        var model = LayerDeletion.Apply(channels.Model, _deletedLayers);
+        return new SurgeryResult(model, channels.DeletedChannels, channels.ChangedLayers.Concat(_deletedLayers).Distinct().Order().ToList(), channels.CoupledLayers)
+        {
+            InexactLayers = channels.InexactLayers,
+        };
+    }
 }
 
 /// <summary>The outcome of a surgery: the new model and what changed. Dispose it (or take the model) when done.</summary>

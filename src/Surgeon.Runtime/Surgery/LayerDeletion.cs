@@ -1,0 +1,101 @@
+using System.Text.Json.Nodes;
+using Surgeon.Shapes;
+
+namespace Surgeon;
+
+/// <summary>
+/// Removes single-input layers whose output has the shape of their input (Dropout, BatchNormalization, an activation,
+/// a same-size Dense...): every consumer of the layer, and a model output on it, is reconnected to the layer's input.
+/// </summary>
+internal static class LayerDeletion
+{
+    public static KerasModel Apply(KerasModel model, IReadOnlyCollection<string> names)
+    {
+        var shapes = ShapeInference.For(model);
+        var replace = new Dictionary<TensorRef, TensorRef>();
+        foreach (var name in names)
+        {
+            var layer = model[name];
+            if (layer.ClassName == "InputLayer") throw new SurgeonException($"Layer '{name}' is an input layer; it cannot be deleted.");
+            for (var n = 0; n < layer.InboundNodes.Count; n++)
+            {
+                var inputs = layer.InboundNodes[n].Inputs;
+                if (inputs.Count != 1)
+                    throw new SurgeonException($"Layer '{name}' is called on {inputs.Count} inputs; only a layer with one input can be deleted (its consumers take that input instead).");
+                var inShape = shapes.OutputShapes(inputs[0].Layer, inputs[0].NodeIndex)?[inputs[0].TensorIndex];
+                var outShapes = shapes.OutputShapes(name, n);
+                if (outShapes is null || inShape is null || outShapes.Count != 1 || !outShapes[0].SequenceEqual(inShape))
+                    throw new SurgeonException($"Layer '{name}' changes the shape of its input ({Describe(inShape)} to {Describe(outShapes?[0])}); deleting it would break layer(s) consuming it.");
+                var target = inputs[0];
+                while (replace.TryGetValue(target, out var further)) target = further;
+                replace[new TensorRef(name, n)] = target;
+            }
+        }
+        // Chains of deleted layers resolve to the first surviving tensor.
+        TensorRef Resolve(TensorRef t)
+        {
+            while (replace.TryGetValue(t, out var next)) t = next;
+            return t;
+        }
+        if (model.Outputs.Any(o => replace.ContainsKey(o)))
+            throw new SurgeonException($"Layer '{model.Outputs.First(o => replace.ContainsKey(o)).Layer}' is a model output; deleting model outputs is not supported yet.");
+
+        var created = new List<TorchSharp.torch.Tensor>();
+        try
+        {
+            var layers = new List<KerasLayer>();
+            foreach (var l in model.Layers)
+            {
+                if (names.Contains(l.Name)) continue;
+                var nodes = l.InboundNodes.Select(node =>
+                {
+                    if (!node.Inputs.Any(replace.ContainsKey)) return node;
+                    var raw = node.Raw?.DeepClone();
+                    foreach (var (from, _) in replace) Rewrite(raw, from, Resolve(from));
+                    return new KerasNode(node.Inputs.Select(Resolve).ToArray(), raw);
+                }).ToArray();
+                var weights = l.Weights.Select(w =>
+                {
+                    var copy = w.Value.clone();
+                    created.Add(copy);
+                    return new KerasWeight(w.Name, copy, w.Trainable, w.StoredName, w.ArchivePath);
+                }).ToArray();
+                if (l.NestedModel is not null) throw new SurgeonException($"Nested model '{l.Name}' cannot be carried through layer deletion yet.");
+                layers.Add(new KerasLayer(l.Entry, l.ClassName, l.Name, nodes, weights, null, l.IsSynthesized) { ArchiveGroupNames = l.ArchiveGroupNames });
+            }
+            return new KerasModel(model.Root, model.ClassName, model.Name, layers, model.Inputs, model.Outputs, model.Source with { Format = ModelFormat.InMemory })
+            {
+                Dialect = model.Dialect,
+                TrainingConfig = model.TrainingConfig,
+            };
+        }
+        catch
+        {
+            foreach (var t in created) t.Dispose();
+            throw;
+        }
+    }
+
+    private static string Describe(int?[]? shape) => shape is null ? "an unknown shape" : ModelSummary.Format(shape);
+
+    /// <summary>Replaces references to <paramref name="from"/> in a serialized node (either dialect) with <paramref name="to"/>.</summary>
+    private static void Rewrite(JsonNode? node, TensorRef from, TensorRef to)
+    {
+        switch (node)
+        {
+            case JsonArray a when a.Count >= 3 && a[0] is JsonValue v && v.TryGetValue(out string? layer) && layer == from.Layer
+                && a[1] is JsonValue n && n.GetValue<int>() == from.NodeIndex && a[2] is JsonValue t && t.GetValue<int>() == from.TensorIndex:
+                a[0] = to.Layer;
+                a[1] = to.NodeIndex;
+                a[2] = to.TensorIndex;
+                for (var i = 3; i < a.Count; i++) Rewrite(a[i], from, to);
+                break;
+            case JsonArray a:
+                foreach (var item in a) Rewrite(item, from, to);
+                break;
+            case JsonObject o:
+                foreach (var (_, value) in o) Rewrite(value, from, to);
+                break;
+        }
+    }
+}
