@@ -37,6 +37,7 @@ public static class CliApp
             RoundTripCommand.Create(stdout),
             PredictCommand.Create(stdout),
             DeleteChannelsCommand.Create(stdout),
+            DeleteLayerCommand.Create(stdout),
         };
         root.Options.Add(Verbose);
         var parse = root.Parse(args);
