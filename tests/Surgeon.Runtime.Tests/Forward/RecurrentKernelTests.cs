@@ -438,22 +438,6 @@ public sealed class RecurrentKernelTests
         AssertClose(expected, output, name);
     }
 
-    [SkippableFact]
-    public void Fixture_TfjsLoadPredictGru_MatchesDerivedExpectation()
-    {
-        SharedFixtures.Require(SharedFixtures.RealRoot);
-        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(SharedFixtures.RealRoot, "_derived", "tfjs_load_predict_layers_model.expected.json")));
-        using var model = KerasFile.Load(Path.Combine(SharedFixtures.RealRoot, "tfjs", "e2e", "integration_tests", "load_predict_data", "layers_model"));
-        using var runner = ModelRunner.Create(model);
-        var values = doc.RootElement.GetProperty("input").GetProperty("values").EnumerateArray().Select(v => v.GetSingle()).ToArray();
-        var expected = doc.RootElement.GetProperty("expected_output").GetProperty("values").EnumerateArray().Select(v => v.GetDouble()).ToArray();
-        using var x = tensor(values).reshape(1, values.Length);
-
-        using var output = runner.Predict(x);
-
-        AssertClose(expected, output, "tfjs load_predict GRU");
-    }
-
     [SkippableTheory]
     [InlineData("seq_lstm_gru")]
     [InlineData("seq_bidi_simplernn")]
