@@ -4,7 +4,8 @@ namespace Surgeon.Benchmarks;
 
 /// <summary>
 /// Entry point: <c>io [--repeat N] [--keep DIR] [--check] [--warm-jit]</c> or
-/// <c>forward [--repeat N] [--network NAME] [--explain] [--only VARIANT] [--check]</c>; see benchmarks/README.md.
+/// <c>forward [--repeat N] [--network NAME] [--explain] [--only VARIANT] [--check]</c> or
+/// <c>surgery [--repeat N] [--network NAME] [--warm-jit] [--check]</c>; see benchmarks/README.md.
 /// </summary>
 internal static class Program
 {
@@ -33,6 +34,17 @@ internal static class Program
                 --only VARIANT    time only one variant ('ours', 'NCHW', 'channels_last', ...) for a profiler
                 --check           exit with code 1 if a goal is missed (ours <= 1.10x the NCHW module) or the
                                   outputs disagree
+
+          surgery [--repeat N] [--network NAME] [--warm-jit] [--check]
+              One ModelSurgeon deleting the first 25% of the channels of every Conv2D and Dense (not the output Dense)
+              of VGG16 and ResNet50, built with random weights, against one in-memory clone of every weight tensor.
+              Each measurement runs in a fresh child process; reports medians, the ratio to the copy and the peak RSS
+              (VmHWM) above the built model relative to the model's weight bytes.
+                --repeat N        measured runs per operation and network (default 5)
+                --network NAME    only this network (VGG16 or ResNet50); may be given twice
+                --warm-jit        in each child, run the same operation once untimed first (JIT excluded)
+                --check           exit with code 1 if a goal is missed (surgery <= 1.5x the copy, peak RSS above
+                                  the model <= 2.2x the weight bytes)
         """;
 
     public static int Main(string[] args)
@@ -44,6 +56,7 @@ internal static class Program
             return args.Length == 0 ? 2 : 0;
         }
         if (args[0] == "forward") return Forward(args[1..]);
+        if (args[0] == "surgery") return Surgery(args[1..]);
         if (args[0] != "io")
         {
             Console.Error.WriteLine($"Unknown command '{args[0]}'.\n\n{Usage}");
@@ -79,6 +92,40 @@ internal static class Program
         Console.WriteLine("WARNING: this is a Debug build; run with -c Release for meaningful figures.");
 #endif
         return IoBenchmark.Run(new IoOptions(repeat, keep, check, warmJit));
+    }
+
+    private static int Surgery(string[] args)
+    {
+        var repeat = 5;
+        List<string>? networks = null;
+        var check = false;
+        var warmJit = false;
+        for (var i = 0; i < args.Length; i++)
+        {
+            switch (args[i])
+            {
+                case "--repeat" when i + 1 < args.Length && int.TryParse(args[i + 1], NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n > 0:
+                    repeat = n;
+                    i++;
+                    break;
+                case "--network" when i + 1 < args.Length:
+                    (networks ??= new()).Add(args[++i]);
+                    break;
+                case "--warm-jit":
+                    warmJit = true;
+                    break;
+                case "--check":
+                    check = true;
+                    break;
+                default:
+                    Console.Error.WriteLine($"Bad argument '{args[i]}'.\n\n{Usage}");
+                    return 2;
+            }
+        }
+#if DEBUG
+        Console.WriteLine("WARNING: this is a Debug build; run with -c Release for meaningful figures.");
+#endif
+        return SurgeryBenchmark.Run(new SurgeryOptions(repeat, check, warmJit, networks));
     }
 
     private static int Forward(string[] args)

@@ -73,6 +73,7 @@ internal static class ChannelDeletion
                 var result = plan.Build();
                 return new SurgeryResult(result, deletions, plan.Changed.ToList(), coupled) { InexactLayers = plan.Inexact.ToList() };
             }
+            plan.DisposeEdits();
             var (merge, wanted, inputs) = conflict.Value;
             if (coupling == CouplingPolicy.Refuse || round > model.Layers.Count)
                 throw new SurgeonException($"Deleting channels reaches merge layer '{merge}', whose inputs would then differ in channels; delete the same channels from all of its producers ({string.Join(", ", inputs)}), or use CouplingPolicy.DeleteFromGroup.");
@@ -208,7 +209,20 @@ internal static class ChannelDeletion
             return layer.FindWeight(weight)?.Value ?? throw new SurgeonException($"Layer '{layer.Name}' ({layer.ClassName}) has no weight '{weight}'.");
         }
 
-        private void SetWeight(KerasLayer layer, string weight, Tensor value) => _weights[layer.Name][weight] = value;
+        private void SetWeight(KerasLayer layer, string weight, Tensor value)
+        {
+            var edits = _weights[layer.Name];
+            // A value the planner made earlier (a first slice) is replaced: free it now rather than at finalisation.
+            if (edits.TryGetValue(weight, out var old) && !ReferenceEquals(old, value)) old.Dispose();
+            edits[weight] = value;
+        }
+
+        /// <summary>Frees every weight this planner made (when a coupling round starts over).</summary>
+        public void DisposeEdits()
+        {
+            foreach (var edits in _weights.Values) foreach (var t in edits.Values) t.Dispose();
+            _weights.Clear();
+        }
 
         private void Slice(KerasLayer layer, string weight, int axis, long[] keep)
         {
@@ -549,7 +563,16 @@ internal static class ChannelDeletion
                     }
                     var weights = l.Weights.Select(w =>
                     {
-                        var value = _weights.TryGetValue(l.Name, out var e) && e.TryGetValue(w.Name, out var t) ? t.contiguous() : w.Value.clone();
+                        Tensor value;
+                        if (_weights.TryGetValue(l.Name, out var e) && e.TryGetValue(w.Name, out var t))
+                        {
+                            value = t.contiguous();
+                            if (!ReferenceEquals(value, t)) t.Dispose(); // the planner's handle is no longer needed
+                        }
+                        else
+                        {
+                            value = w.Value.clone();
+                        }
                         created.Add(value);
                         return new KerasWeight(w.Name, value, w.Trainable, w.StoredName, w.ArchivePath);
                     }).ToArray();
