@@ -99,6 +99,8 @@ internal static class ChannelDeletion
     {
         private readonly Dictionary<TensorRef, Deletion?> _tensors = new();
         private readonly Dictionary<string, Dictionary<string, Tensor>> _weights = new(StringComparer.Ordinal);
+        // Edited weights that are views of the input model's storage: Build must copy them, never hand them out.
+        private readonly HashSet<Tensor> _views = new(ReferenceEqualityComparer.Instance);
         private readonly Dictionary<string, Deletion?[]> _seenInputs = new(StringComparer.Ordinal);
         private readonly Dictionary<string, int> _channelCounts = new(StringComparer.Ordinal);
         private readonly HashSet<string> _targetsDone = new(StringComparer.Ordinal);
@@ -213,7 +215,11 @@ internal static class ChannelDeletion
         {
             var edits = _weights[layer.Name];
             // A value the planner made earlier (a first slice) is replaced: free it now rather than at finalisation.
-            if (edits.TryGetValue(weight, out var old) && !ReferenceEquals(old, value)) old.Dispose();
+            if (edits.TryGetValue(weight, out var old) && !ReferenceEquals(old, value))
+            {
+                _views.Remove(old);
+                old.Dispose();
+            }
             edits[weight] = value;
         }
 
@@ -222,14 +228,31 @@ internal static class ChannelDeletion
         {
             foreach (var edits in _weights.Values) foreach (var t in edits.Values) t.Dispose();
             _weights.Clear();
+            _views.Clear();
         }
 
         private void Slice(KerasLayer layer, string weight, int axis, long[] keep)
         {
             if (layer.FindWeight(weight) is null) return;
             var current = Edited(layer, weight);
+            var dim = axis < 0 ? current.dim() + axis : axis;
+            if (IsRange(keep))
+            {
+                // Kept channels in one run (the usual "drop the first or last k"): a view, no copy. Build makes the single
+                // copy of each weight, however many axes were narrowed.
+                var view = current.narrow(dim, keep.Length == 0 ? 0 : keep[0], keep.Length);
+                _views.Add(view);
+                SetWeight(layer, weight, view);
+                return;
+            }
             using var index = tensor(keep, device: current.device);
-            SetWeight(layer, weight, current.index_select(axis < 0 ? current.dim() + axis : axis, index));
+            SetWeight(layer, weight, current.index_select(dim, index));
+        }
+
+        private static bool IsRange(long[] keep)
+        {
+            for (var i = 1; i < keep.Length; i++) if (keep[i] != keep[0] + i) return false;
+            return true;
         }
 
         private Deletion?[] Transfer(KerasLayer layer, int node, IReadOnlyList<TensorRef> refs, Deletion?[] ins)
@@ -254,13 +277,15 @@ internal static class ChannelDeletion
             if (deletions.TryGetValue(layer.Name, out var channels))
             {
                 var count = ChannelCount(layer)!.Value;
+                var mask = new bool[count];
+                Array.Fill(mask, true);
+                foreach (var c in channels) mask[c] = false;
                 if (_targetsDone.Add(layer.Name))
                 {
-                    DeleteOutputs(layer, channels, Enumerable.Range(0, count).Where(c => !channels.Contains(c)).Select(c => (long)c).ToArray(), count);
+                    DeleteOutputs(layer, channels, Enumerable.Range(0, count).Where(c => mask[c]).Select(c => (long)c).ToArray(), count);
                     _channelCounts[layer.Name] = count - channels.Length;
                 }
                 // Every output loses the channels (an RNN's states as well as its output).
-                var mask = Enumerable.Range(0, count).Select(c => !channels.Contains(c)).ToArray();
                 var outputs = shapes.OutputShapes(layer.Name, node) ?? new[] { new int?[outRank] };
                 return outputs.Select(shape => (Deletion?)new Deletion(OutputChannelAxis(layer, shape.Length), mask)).ToArray();
             }
@@ -566,7 +591,8 @@ internal static class ChannelDeletion
                         Tensor value;
                         if (_weights.TryGetValue(l.Name, out var e) && e.TryGetValue(w.Name, out var t))
                         {
-                            value = t.contiguous();
+                            // A view of the input model is copied (contiguously); a tensor the planner made is only made contiguous.
+                            value = _views.Contains(t) ? (t.is_contiguous() ? t.clone() : t.contiguous()) : t.contiguous();
                             if (!ReferenceEquals(value, t)) t.Dispose(); // the planner's handle is no longer needed
                         }
                         else

@@ -100,6 +100,36 @@ public sealed class DeleteChannelsTests
         Assert.Equal(new[] { "l0", "l1" }, result.ChangedLayers);
     }
 
+    [Theory]
+    [InlineData(new[] { 0, 1 })] // kept channels form one run: sliced as views, copied once at the end
+    [InlineData(new[] { 3, 4 })]
+    [InlineData(new[] { 1, 3 })] // gaps: gathered
+    public void DeleteChannels_Result_IsExactContiguousAndSharesNoStorageWithTheInput(int[] channels)
+    {
+        using var model = KerasFile.CreateFromArchitecture(Sequential(new long[] { 4 }, ("Dense", new JsonObject { ["units"] = 5 }), ("Dense", new JsonObject { ["units"] = 5 }), ("Dense", new JsonObject { ["units"] = 3 })), seed: 1);
+        using var before = model["l1"].FindWeight("kernel")!.Value.clone();
+
+        using (var result = new ModelSurgeon(model).DeleteChannels("l0", channels).DeleteChannels("l1", channels).Operate())
+        {
+            var keep = Enumerable.Range(0, 5).Where(c => !channels.Contains(c)).Select(c => (long)c).ToArray();
+            using var index = tensor(keep);
+            var kernel = result.Model["l1"].FindWeight("kernel")!.Value;
+            using var expected = before.index_select(0, index).index_select(1, index);
+            Assert.True(kernel.eq(expected).all().item<bool>());
+            foreach (var layer in result.Model.Layers)
+                foreach (var w in layer.Weights)
+                    Assert.True(w.Value.is_contiguous(), $"{layer.Name}/{w.Name} is not contiguous");
+
+            // Writing into every result weight leaves the input model's weights as they were.
+            foreach (var layer in result.Model.Layers)
+                foreach (var w in layer.Weights)
+                    w.Value.fill_(123f);
+        }
+        Assert.True(model["l1"].FindWeight("kernel")!.Value.eq(before).all().item<bool>());
+        Assert.False(model["l0"].FindWeight("kernel")!.Value.eq(123f).any().item<bool>());
+        Assert.False(model["l2"].FindWeight("kernel")!.Value.eq(123f).any().item<bool>());
+    }
+
     // A BatchNormalization or a biased depthwise convolution turns a zeroed channel into a constant; the surgery folds
     // it into the consumer's bias, so these are exact too. (An RNN's units feed its own recurrence, so zeroing its
     // output is not what deleting them means: RNN targets are checked by their weight formulas instead.)
