@@ -51,7 +51,7 @@ internal static class LayerDeletion
                 {
                     if (!node.Inputs.Any(replace.ContainsKey)) return node;
                     var raw = node.Raw?.DeepClone();
-                    foreach (var (from, _) in replace) Rewrite(raw, from, Resolve(from));
+                    foreach (var (from, _) in replace) Rewiring.Rewrite(raw, from, Resolve(from));
                     return new KerasNode(node.Inputs.Select(Resolve).ToArray(), raw);
                 }).ToArray();
                 var weights = l.Weights.Select(w =>
@@ -77,25 +77,4 @@ internal static class LayerDeletion
     }
 
     private static string Describe(int?[]? shape) => shape is null ? "an unknown shape" : ModelSummary.Format(shape);
-
-    /// <summary>Replaces references to <paramref name="from"/> in a serialized node (either dialect) with <paramref name="to"/>.</summary>
-    private static void Rewrite(JsonNode? node, TensorRef from, TensorRef to)
-    {
-        switch (node)
-        {
-            case JsonArray a when a.Count >= 3 && a[0] is JsonValue v && v.TryGetValue(out string? layer) && layer == from.Layer
-                && a[1] is JsonValue n && n.GetValue<int>() == from.NodeIndex && a[2] is JsonValue t && t.GetValue<int>() == from.TensorIndex:
-                a[0] = to.Layer;
-                a[1] = to.NodeIndex;
-                a[2] = to.TensorIndex;
-                for (var i = 3; i < a.Count; i++) Rewrite(a[i], from, to);
-                break;
-            case JsonArray a:
-                foreach (var item in a) Rewrite(item, from, to);
-                break;
-            case JsonObject o:
-                foreach (var (_, value) in o) Rewrite(value, from, to);
-                break;
-        }
-    }
 }

@@ -21,6 +21,7 @@ public sealed class ModelSurgeon
     private readonly KerasModel _model;
     private readonly Dictionary<string, int[]> _deletions = new(StringComparer.Ordinal);
     private readonly HashSet<string> _deletedLayers = new(StringComparer.Ordinal);
+    private readonly List<LayerEdit> _edits = new();
 
     /// <summary>Starts surgery on <paramref name="model"/>.</summary>
     public ModelSurgeon(KerasModel model)
@@ -77,17 +78,82 @@ public sealed class ModelSurgeon
         return this;
     }
 
-    /// <summary>Applies every job; the result owns a new model (weights are new tensors on the same device).</summary>
+    /// <summary>
+    /// Inserts <paramref name="newLayer"/> between <paramref name="layer"/> and its input (only that layer's input:
+    /// other consumers of the same tensor keep it). The new layer must keep its input's shape. A layer called several
+    /// times gets one new layer, shared by all its calls. Checked when the surgery runs.
+    /// </summary>
+    public ModelSurgeon InsertLayerBefore(string layer, LayerSpec newLayer) => AddEdit(LayerEditKind.InsertBefore, layer, newLayer);
+
+    /// <summary>
+    /// Inserts <paramref name="newLayer"/> after <paramref name="layer"/>: every consumer of its output (and a model
+    /// output on it) takes the new layer's output instead. The new layer must keep the shape. Checked when the surgery runs.
+    /// </summary>
+    public ModelSurgeon InsertLayerAfter(string layer, LayerSpec newLayer) => AddEdit(LayerEditKind.InsertAfter, layer, newLayer);
+
+    /// <summary>
+    /// Puts <paramref name="newLayer"/> in place of <paramref name="layer"/>, called on the same inputs; it must output
+    /// the same shape (so the layers after it still fit). Give <see cref="LayerSpec.Name"/> the old name to keep it.
+    /// Checked when the surgery runs.
+    /// </summary>
+    public ModelSurgeon ReplaceLayer(string layer, LayerSpec newLayer) => AddEdit(LayerEditKind.Replace, layer, newLayer);
+
+    private ModelSurgeon AddEdit(LayerEditKind kind, string layer, LayerSpec newLayer)
+    {
+        ArgumentNullException.ThrowIfNull(layer);
+        ArgumentNullException.ThrowIfNull(newLayer);
+        var target = _model.FindLayer(layer)
+            ?? throw new SurgeonException($"Model '{_model.Name}' has no layer named '{layer}'.{LayerNames.Suggest(layer, _model.Layers.Select(l => l.Name))}");
+        if (kind != LayerEditKind.InsertAfter && target.ClassName == "InputLayer")
+            throw new SurgeonException($"Layer '{layer}' is an input layer; a layer can only be inserted after it.");
+        if (_deletions.ContainsKey(layer) || _deletedLayers.Contains(layer) || _edits.Any(e => e.Target == layer))
+            throw new SurgeonException($"Layer '{layer}' already has a job; one layer takes one job.");
+        if (newLayer.Name is { } name)
+        {
+            var keepsName = kind == LayerEditKind.Replace && name == layer;
+            if (!keepsName && _model.FindLayer(name) is not null)
+                throw new SurgeonException($"New layer name '{name}' is already used by a layer of model '{_model.Name}'.");
+            if (_edits.Any(e => e.Spec.Name == name))
+                throw new SurgeonException($"New layer name '{name}' is given to two new layers.");
+        }
+        _edits.Add(new LayerEdit(kind, layer, newLayer));
+        return this;
+    }
+
+    /// <summary>
+    /// Applies every job (channel deletions, then layer deletions, then insertions and replacements, each in the order
+    /// added); the result owns a new model (weights are new tensors on the same device).
+    /// </summary>
     public SurgeryResult Operate()
     {
-        if (_deletedLayers.Count == 0) return ChannelDeletion.Apply(_model, _deletions, Coupling);
-        if (_deletions.Count == 0)
-            return new SurgeryResult(LayerDeletion.Apply(_model, _deletedLayers), new Dictionary<string, int[]>(), _deletedLayers.Order().ToList(), Array.Empty<string>());
-        using var channels = ChannelDeletion.Apply(_model, _deletions, Coupling);
-        var model = LayerDeletion.Apply(channels.Model, _deletedLayers);
-        return new SurgeryResult(model, channels.DeletedChannels, channels.ChangedLayers.Concat(_deletedLayers).Distinct().Order().ToList(), channels.CoupledLayers)
+        SurgeryResult? channels = _deletions.Count > 0 || (_deletedLayers.Count == 0 && _edits.Count == 0) ? ChannelDeletion.Apply(_model, _deletions, Coupling) : null;
+        if (_deletedLayers.Count == 0 && _edits.Count == 0) return channels!;
+        var model = channels?.Model ?? _model;
+        try
         {
-            InexactLayers = channels.InexactLayers,
+            if (_deletedLayers.Count > 0)
+            {
+                var next = LayerDeletion.Apply(model, _deletedLayers);
+                if (!ReferenceEquals(model, _model)) model.Dispose();
+                model = next;
+            }
+            if (_edits.Count > 0)
+            {
+                var next = LayerEditing.Apply(model, _edits);
+                if (!ReferenceEquals(model, _model)) model.Dispose();
+                model = next;
+            }
+        }
+        catch
+        {
+            if (!ReferenceEquals(model, _model)) model.Dispose();
+            throw;
+        }
+        var changed = (channels?.ChangedLayers ?? Array.Empty<string>()).Concat(_deletedLayers).Concat(_edits.Select(e => e.Target))
+            .Concat(model.Layers.Select(l => l.Name).Where(n => _model.FindLayer(n) is null)).Distinct().Order(StringComparer.Ordinal).ToList();
+        return new SurgeryResult(model, channels?.DeletedChannels ?? new Dictionary<string, int[]>(), changed, channels?.CoupledLayers ?? Array.Empty<string>())
+        {
+            InexactLayers = channels?.InexactLayers ?? Array.Empty<string>(),
         };
     }
 }

@@ -1,0 +1,303 @@
+using System.Text.Json.Nodes;
+using Surgeon.Shapes;
+using static TorchSharp.torch;
+
+namespace Surgeon;
+
+internal enum LayerEditKind
+{
+    InsertBefore,
+    InsertAfter,
+    Replace,
+}
+
+internal sealed record LayerEdit(LayerEditKind Kind, string Target, LayerSpec Spec);
+
+/// <summary>
+/// Inserts a layer before or after another, or puts one in place of another. Unlike keras-surgeon, an insertion before
+/// a layer changes only that layer's input (not its siblings'), and every edit is shape-checked: the new layer must
+/// produce exactly the shape its consumers had, so the rest of the model and its weights stay valid.
+/// </summary>
+internal static class LayerEditing
+{
+    public static KerasModel Apply(KerasModel model, IReadOnlyList<LayerEdit> edits)
+    {
+        var current = model;
+        try
+        {
+            foreach (var edit in edits)
+            {
+                var next = ApplyOne(current, edit);
+                if (!ReferenceEquals(current, model)) current.Dispose();
+                current = next;
+            }
+            return ReferenceEquals(current, model) ? throw new InvalidOperationException("no edits") : current;
+        }
+        catch
+        {
+            if (!ReferenceEquals(current, model)) current.Dispose();
+            throw;
+        }
+    }
+
+    private static KerasModel ApplyOne(KerasModel model, LayerEdit edit)
+    {
+        var target = model[edit.Target];
+        var spec = edit.Spec;
+        var shapes = ShapeInference.For(model);
+        var name = spec.Name ?? FreeName(model, spec.ClassName);
+        if (model.FindLayer(name) is not null && !(edit.Kind == LayerEditKind.Replace && name == edit.Target))
+            throw new SurgeonException($"Cannot add layer '{name}' ({spec.ClassName}): model '{model.Name}' already has a layer of that name.");
+        if (model.IsSequential && (target.IsSynthesized || (edit.Kind == LayerEditKind.InsertBefore && target.InboundNodes.Count > 0 && model[target.InboundNodes[0].Inputs[0].Layer].IsSynthesized)))
+            throw new SurgeonException($"Layer '{target.Name}' is the first layer of Sequential model '{model.Name}', which declares the input shape; inserting before it is not supported yet (replace it, or insert after it).");
+        if (target.InboundNodes.Count == 0 && edit.Kind != LayerEditKind.InsertAfter)
+            throw new SurgeonException($"Layer '{target.Name}' ({target.ClassName}) has no inputs; a layer can only be inserted after it.");
+        var nodeCount = Math.Max(1, target.InboundNodes.Count);
+
+        // The new layer's calls (one per call of the target: a shared target gets one shared new layer) and what it must output.
+        var newNodes = new List<KerasNode>();
+        var expected = new List<int?[]>();
+        var consumerMap = new Dictionary<TensorRef, TensorRef>(); // for every consumer (InsertAfter, Replace)
+        IReadOnlyList<KerasNode>? targetNodes = null;              // the target's rewired calls (InsertBefore)
+        for (var n = 0; n < nodeCount; n++)
+        {
+            var outShapes = shapes.OutputShapes(target.Name, n);
+            switch (edit.Kind)
+            {
+                case LayerEditKind.InsertBefore:
+                    {
+                        var inputs = target.InboundNodes[n].Inputs;
+                        if (inputs.Count != 1)
+                            throw new SurgeonException($"Layer '{target.Name}' is called on {inputs.Count} inputs; a layer can only be inserted before a layer with one input.");
+                        newNodes.Add(new KerasNode(new[] { inputs[0] }, null));
+                        expected.Add(ShapeOf(shapes, inputs[0], target));
+                        break;
+                    }
+                case LayerEditKind.InsertAfter:
+                    if (outShapes is null || outShapes.Count != 1)
+                        throw new SurgeonException($"Layer '{target.Name}' ({target.ClassName}) has {(outShapes is null ? "an unknown number of" : outShapes.Count.ToString(System.Globalization.CultureInfo.InvariantCulture))} outputs; a layer can only be inserted after a layer with one output.");
+                    newNodes.Add(new KerasNode(new[] { new TensorRef(target.Name, n) }, null));
+                    expected.Add(outShapes[0]);
+                    consumerMap[new TensorRef(target.Name, n)] = new TensorRef(name, n);
+                    break;
+                case LayerEditKind.Replace:
+                    if (outShapes is null)
+                        throw new SurgeonException($"The output shape of layer '{target.Name}' ({target.ClassName}) is unknown, so a replacement cannot be checked against it.");
+                    newNodes.Add(new KerasNode(target.InboundNodes[n].Inputs, target.InboundNodes[n].Raw?.DeepClone()));
+                    if (outShapes.Count != 1)
+                        throw new SurgeonException($"Layer '{target.Name}' ({target.ClassName}) has {outShapes.Count} outputs; only a layer with one output can be replaced.");
+                    expected.Add(outShapes[0]);
+                    if (name != target.Name) consumerMap[new TensorRef(target.Name, n)] = new TensorRef(name, n);
+                    break;
+            }
+        }
+        if (edit.Kind == LayerEditKind.InsertBefore)
+        {
+            targetNodes = target.InboundNodes.Select((node, n) =>
+            {
+                var raw = node.Raw?.DeepClone();
+                Rewiring.Rewrite(raw, node.Inputs[0], new TensorRef(name, n));
+                return new KerasNode(new[] { new TensorRef(name, n) }, raw);
+            }).ToArray();
+        }
+
+        var inputShape = edit.Kind == LayerEditKind.InsertAfter ? expected[0] : ShapeOf(shapes, newNodes[0].Inputs[0], target);
+        var created = new List<Tensor>();
+        try
+        {
+            var entry = Entry(model, spec, name);
+            if (edit.Kind == LayerEditKind.Replace)
+            {
+                // A Sequential's first layer declares the model's input shape; the replacement takes that over.
+                var config = (JsonObject)entry["config"]!;
+                foreach (var key in new[] { "batch_input_shape", "batch_shape", "input_shape", "input_dim" })
+                    if (target.ConfigNode[key] is { } declared && !config.ContainsKey(key)) config[key] = declared.DeepClone();
+            }
+            var weights = Weights(spec, name, (JsonObject)entry["config"]!, inputShape, newNodes[0].Inputs.Skip(1).Select(r => (int?[]?)ShapeOf(shapes, r, target)).ToArray(), model.Device, created);
+            var added = new KerasLayer(entry, spec.ClassName, name, newNodes, weights, null, false);
+
+            var layers = new List<KerasLayer>();
+            foreach (var l in model.Layers)
+            {
+                if (edit.Kind == LayerEditKind.InsertBefore && l == target) layers.Add(added);
+                if (edit.Kind == LayerEditKind.Replace && l == target)
+                {
+                    layers.Add(added);
+                    continue;
+                }
+                var nodes = l == target && targetNodes is not null ? targetNodes : Rewiring.Rewire(l.InboundNodes, consumerMap);
+                layers.Add(Copy(l, nodes, created));
+                if (edit.Kind == LayerEditKind.InsertAfter && l == target) layers.Add(added);
+            }
+            var root = model.Root;
+            var outputs = model.Outputs.Select(o => consumerMap.TryGetValue(o with { TensorIndex = 0 }, out var to) && o.TensorIndex == 0 ? to : o).ToArray();
+            if (!outputs.SequenceEqual(model.Outputs) && !model.IsSequential)
+            {
+                root = (JsonObject)model.Root.DeepClone();
+                foreach (var (from, to) in consumerMap) Rewiring.Rewrite(root["config"]?["output_layers"], from, to);
+            }
+            var result = new KerasModel(root, model.ClassName, model.Name, layers, model.Inputs, outputs, model.Source with { Format = ModelFormat.InMemory })
+            {
+                Dialect = model.Dialect,
+                TrainingConfig = model.TrainingConfig,
+            };
+            Check(result, name, expected, spec, target);
+            return InKerasOrder(result);
+        }
+        catch
+        {
+            foreach (var t in created) t.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Lists a Functional model's layers in the order Keras 3 rebuilds them (<see cref="GraphOrder"/>): a <c>.keras</c>
+    /// file names weight groups by that order, and readers (ours and Keras's) match them to the config's order.
+    /// </summary>
+    private static KerasModel InKerasOrder(KerasModel model)
+    {
+        if (model.IsSequential) return model;
+        var order = GraphOrder.KerasLayers(model);
+        if (order.SequenceEqual(model.Layers)) return model;
+        var layers = order.Concat(model.Layers.Where(l => !order.Contains(l))).ToList();
+        // Same layers and weights in a new order: the first model object is dropped without disposing what it shares.
+        return new KerasModel(model.Root, model.ClassName, model.Name, layers, model.Inputs, model.Outputs, model.Source)
+        {
+            Dialect = model.Dialect,
+            TrainingConfig = model.TrainingConfig,
+        };
+    }
+
+    /// <summary>The new layer must output, at every call, the shape its consumers had (else their weights no longer fit).</summary>
+    private static void Check(KerasModel result, string name, List<int?[]> expected, LayerSpec spec, KerasLayer target)
+    {
+        var shapes = ShapeInference.For(result);
+        for (var n = 0; n < expected.Count; n++)
+        {
+            var got = shapes.OutputShapes(name, n);
+            if (got is null)
+                throw new SurgeonException($"The output shape of new layer '{name}' ({spec.ClassName}) cannot be worked out; Surgeon needs it to check the edit at layer '{target.Name}'.");
+            if (got.Count != 1 || !got[0].SequenceEqual(expected[n]))
+                throw new SurgeonException($"New layer '{name}' ({spec.ClassName}) at layer '{target.Name}' outputs {Describe(got)} where {ModelSummary.Format(expected[n])} is needed; the layers after it would no longer fit.");
+        }
+    }
+
+    private static string Describe(IReadOnlyList<int?[]> shapes) => string.Join(", ", shapes.Select(ModelSummary.Format));
+
+    private static int?[] ShapeOf(ShapeInference shapes, TensorRef t, KerasLayer at) =>
+        shapes.OutputShapes(t.Layer, t.NodeIndex) is { } o && t.TensorIndex < o.Count ? o[t.TensorIndex]
+            : throw new SurgeonException($"The shape of the input of layer '{at.Name}' (from '{t.Layer}') is unknown; the edit cannot be checked.");
+
+    /// <summary>A layer entry in the model's dialect.</summary>
+    private static JsonObject Entry(KerasModel model, LayerSpec spec, string name)
+    {
+        var config = (JsonObject)spec.Config.DeepClone();
+        config["name"] = name;
+        if (!config.ContainsKey("trainable")) config["trainable"] = true;
+        if (!config.ContainsKey("dtype")) config["dtype"] = "float32";
+        var entry = model.Dialect == KerasDialect.Keras3
+            ? new JsonObject { ["module"] = "keras.layers", ["class_name"] = spec.ClassName, ["config"] = config, ["registered_name"] = null, ["name"] = name }
+            : new JsonObject { ["class_name"] = spec.ClassName, ["config"] = config, ["name"] = name };
+        if (!model.IsSequential) entry["inbound_nodes"] = new JsonArray();
+        return entry;
+    }
+
+    private static IReadOnlyList<KerasWeight> Weights(LayerSpec spec, string name, JsonObject config, int?[] input, IReadOnlyList<int?[]?> others, Device device, List<Tensor> created)
+    {
+        List<(string Name, long[] Shape, JsonNode? Init)> needed;
+        try
+        {
+            needed = WeightFactory.Specs(spec.ClassName, config, input, name, others).ToList();
+        }
+        catch (Exception e) when (e is InvalidOperationException or FormatException or IndexOutOfRangeException or OverflowException or NullReferenceException)
+        {
+            throw new SurgeonException($"New layer '{name}' ({spec.ClassName}): its config is incomplete or malformed ({e.Message}).", e);
+        }
+        if (spec.Weights is { } given)
+        {
+            var unknown = given.Keys.Except(needed.Select(w => w.Name)).ToArray();
+            if (unknown.Length > 0)
+                throw new SurgeonException($"New layer '{name}' ({spec.ClassName}) has no weight(s) {string.Join(", ", unknown.Select(u => $"'{u}'"))}; it has {(needed.Count == 0 ? "none" : string.Join(", ", needed.Select(w => $"'{w.Name}'")))}.");
+        }
+        using var generator = new Generator((ulong)spec.Seed);
+        var weights = new List<KerasWeight>();
+        foreach (var (w, shape, init) in needed)
+        {
+            Tensor value;
+            if (spec.Weights is { } g && g.TryGetValue(w, out var t))
+            {
+                if (!t.shape.SequenceEqual(shape))
+                    throw new SurgeonException($"New layer '{name}' ({spec.ClassName}): weight '{w}' has shape [{string.Join(", ", t.shape)}] but the layer needs [{string.Join(", ", shape)}] at this position.");
+                value = t.to_type(ScalarType.Float32).to(device).clone();
+            }
+            else
+            {
+                using var fresh = WeightFactory.Create(init, shape, generator);
+                value = fresh.to(device).clone();
+            }
+            created.Add(value);
+            weights.Add(new KerasWeight(w, value, LayerCatalog.IsTrainableVariable(spec.ClassName, w), null, null));
+        }
+        return weights;
+    }
+
+    private static KerasLayer Copy(KerasLayer l, IReadOnlyList<KerasNode> nodes, List<Tensor> created)
+    {
+        if (l.NestedModel is not null) throw new SurgeonException($"Nested model '{l.Name}' cannot be carried through layer insertion or replacement yet.");
+        var weights = l.Weights.Select(w =>
+        {
+            var copy = w.Value.clone();
+            created.Add(copy);
+            return new KerasWeight(w.Name, copy, w.Trainable, w.StoredName, w.ArchivePath);
+        }).ToArray();
+        return new KerasLayer(l.Entry, l.ClassName, l.Name, nodes, weights, null, l.IsSynthesized) { ArchiveGroupNames = l.ArchiveGroupNames };
+    }
+
+    /// <summary>Keras's default naming: the class in snake case, then <c>_1</c>, <c>_2</c>... until free.</summary>
+    private static string FreeName(KerasModel model, string className)
+    {
+        var stem = string.Concat(className.Select((c, i) => char.IsUpper(c) && i > 0 && !char.IsUpper(className[i - 1]) ? "_" + char.ToLowerInvariant(c) : char.ToLowerInvariant(c).ToString()));
+        var name = stem;
+        for (var i = 1; model.FindLayer(name) is not null; i++) name = $"{stem}_{i}";
+        return name;
+    }
+}
+
+/// <summary>Rewiring of inbound nodes, shared by the layer edits.</summary>
+internal static class Rewiring
+{
+    /// <summary>The nodes with every input in <paramref name="map"/> replaced (serialized forms too); unchanged nodes are reused.</summary>
+    public static IReadOnlyList<KerasNode> Rewire(IReadOnlyList<KerasNode> nodes, IReadOnlyDictionary<TensorRef, TensorRef> map)
+    {
+        if (map.Count == 0) return nodes;
+        return nodes.Select(node =>
+        {
+            if (!node.Inputs.Any(map.ContainsKey)) return node;
+            var raw = node.Raw?.DeepClone();
+            foreach (var (from, to) in map) Rewrite(raw, from, to);
+            return new KerasNode(node.Inputs.Select(i => map.TryGetValue(i, out var to) ? to : i).ToArray(), raw);
+        }).ToArray();
+    }
+
+    /// <summary>Replaces references to <paramref name="from"/> in a serialized node or endpoint list (either dialect) with <paramref name="to"/>.</summary>
+    public static void Rewrite(JsonNode? node, TensorRef from, TensorRef to)
+    {
+        switch (node)
+        {
+            case JsonArray a when a.Count >= 3 && a[0] is JsonValue v && v.TryGetValue(out string? layer) && layer == from.Layer
+                && a[1] is JsonValue n && n.TryGetValue(out int nodeIndex) && nodeIndex == from.NodeIndex && a[2] is JsonValue t && t.TryGetValue(out int tensorIndex) && tensorIndex == from.TensorIndex:
+                a[0] = to.Layer;
+                a[1] = to.NodeIndex;
+                a[2] = to.TensorIndex;
+                for (var i = 3; i < a.Count; i++) Rewrite(a[i], from, to);
+                break;
+            case JsonArray a:
+                foreach (var item in a) Rewrite(item, from, to);
+                break;
+            case JsonObject o:
+                foreach (var (_, value) in o) Rewrite(value, from, to);
+                break;
+        }
+    }
+}
