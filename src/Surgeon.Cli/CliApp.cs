@@ -38,6 +38,8 @@ public static class CliApp
             PredictCommand.Create(stdout),
             DeleteChannelsCommand.Create(stdout),
             DeleteLayerCommand.Create(stdout),
+            EditLayerCommands.Insert(stdout),
+            EditLayerCommands.Replace(stdout),
         };
         root.Options.Add(Verbose);
         var parse = root.Parse(args);

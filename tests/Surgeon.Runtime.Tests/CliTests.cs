@@ -152,6 +152,45 @@ public sealed class CliTests
         Assert.Contains("   at ", verbose.Err);
     }
 
+    [SkippableFact]
+    public void InsertAndReplaceLayer_WriteModelsThatReload()
+    {
+        var fixture = SharedFixtures.Model("oracle/lenet");
+        var model = Path.GetDirectoryName(fixture.Path)!;
+        using var dir = new TempDir();
+
+        var insert = Run("insert-layer", model, "--after", "conv2d_Conv2D1", "--class", "Dropout", "--config", "{\"rate\": 0.3}", "-o", dir.File("i.keras"));
+        var replace = Run("replace-layer", dir.File("i.keras"), "--layer", "dense_Dense1", "--class", "Dense", "--config", "{\"units\": 120, \"activation\": \"tanh\"}", "--name", "fresh", "-o", dir.File("r.h5"));
+
+        Assert.Equal((ExitCodes.Ok, ""), (insert.Exit, insert.Err));
+        Assert.Contains("Inserted Dropout after 'conv2d_Conv2D1': new layer 'dropout'", insert.Out);
+        Assert.Equal((ExitCodes.Ok, ""), (replace.Exit, replace.Err));
+        using var reloaded = KerasFile.Load(dir.File("r.h5"));
+        Assert.NotNull(reloaded.FindLayer("dropout"));
+        Assert.Equal("tanh", reloaded["fresh"].Config.GetProperty("activation").GetString());
+        Assert.Null(reloaded.FindLayer("dense_Dense1"));
+    }
+
+    [SkippableFact]
+    public void InsertLayer_BadArguments_ExitWithOneLineAndWriteNothing()
+    {
+        var fixture = SharedFixtures.Model("oracle/lenet");
+        var model = Path.GetDirectoryName(fixture.Path)!;
+        using var dir = new TempDir();
+
+        var both = Run("insert-layer", model, "--after", "a", "--before", "b", "--class", "Dropout", "-o", dir.File("x.h5"));
+        var badJson = Run("insert-layer", model, "--after", "conv2d_Conv2D1", "--class", "Dropout", "--config", "{rate", "-o", dir.File("x.h5"));
+        var shape = Run("insert-layer", model, "--after", "conv2d_Conv2D1", "--class", "Dense", "--config", "{\"units\": 3}", "-o", dir.File("x.h5"));
+
+        Assert.Equal(ExitCodes.Usage, both.Exit);
+        Assert.Contains("exactly one of --before and --after", both.Err);
+        Assert.Equal(ExitCodes.BadInput, badJson.Exit);
+        Assert.Contains("--config is not valid JSON", badJson.Err);
+        Assert.Equal(ExitCodes.BadInput, shape.Exit);
+        Assert.Contains("'conv2d_Conv2D1'", shape.Err);
+        Assert.False(File.Exists(dir.File("x.h5")));
+    }
+
     [Fact]
     public void UnknownCommand_ExitsUsage()
     {
