@@ -7,6 +7,25 @@ namespace Surgeon;
 /// </summary>
 internal static class GraphOrder
 {
+    /// <summary>
+    /// Lists a Functional model's layers in the order Keras 3 rebuilds them (<see cref="KerasLayers"/>): a <c>.keras</c>
+    /// file names weight groups by that order, and readers (ours and Keras's) match them to the config's order.
+    /// </summary>
+    public static KerasModel InKerasOrder(KerasModel model)
+    {
+        if (model.IsSequential) return model;
+        var order = KerasLayers(model);
+        if (order.SequenceEqual(model.Layers)) return model;
+        var layers = order.Concat(model.Layers.Where(l => !order.Contains(l))).ToList();
+        // Same layers and weights in a new order: the first model object is dropped without disposing what it shares.
+        return new KerasModel(model.Root, model.ClassName, model.Name, layers, model.Inputs, model.Outputs, model.Source)
+        {
+            Dialect = model.Dialect,
+            TrainingConfig = model.TrainingConfig,
+        };
+    }
+
+    /// <summary>The model's layers in Keras 3's <c>model.layers</c> order (a Sequential's without its InputLayer).</summary>
     public static IReadOnlyList<KerasLayer> KerasLayers(KerasModel model)
     {
         if (model.IsSequential) return model.Layers.Where(l => l.ClassName != "InputLayer").ToList();

@@ -63,11 +63,11 @@ internal static class LayerDeletion
                 if (l.NestedModel is not null) throw new SurgeonException($"Nested model '{l.Name}' cannot be carried through layer deletion yet.");
                 layers.Add(new KerasLayer(l.Entry, l.ClassName, l.Name, nodes, weights, null, l.IsSynthesized) { ArchiveGroupNames = l.ArchiveGroupNames });
             }
-            return new KerasModel(model.Root, model.ClassName, model.Name, layers, model.Inputs, model.Outputs, model.Source with { Format = ModelFormat.InMemory })
+            return GraphOrder.InKerasOrder(new KerasModel(model.Root, model.ClassName, model.Name, layers, model.Inputs, model.Outputs, model.Source with { Format = ModelFormat.InMemory })
             {
                 Dialect = model.Dialect,
                 TrainingConfig = model.TrainingConfig,
-            };
+            });
         }
         catch
         {

@@ -142,31 +142,13 @@ internal static class LayerEditing
                 TrainingConfig = model.TrainingConfig,
             };
             Check(result, name, expected, spec, target);
-            return InKerasOrder(result);
+            return GraphOrder.InKerasOrder(result);
         }
         catch
         {
             foreach (var t in created) t.Dispose();
             throw;
         }
-    }
-
-    /// <summary>
-    /// Lists a Functional model's layers in the order Keras 3 rebuilds them (<see cref="GraphOrder"/>): a <c>.keras</c>
-    /// file names weight groups by that order, and readers (ours and Keras's) match them to the config's order.
-    /// </summary>
-    private static KerasModel InKerasOrder(KerasModel model)
-    {
-        if (model.IsSequential) return model;
-        var order = GraphOrder.KerasLayers(model);
-        if (order.SequenceEqual(model.Layers)) return model;
-        var layers = order.Concat(model.Layers.Where(l => !order.Contains(l))).ToList();
-        // Same layers and weights in a new order: the first model object is dropped without disposing what it shares.
-        return new KerasModel(model.Root, model.ClassName, model.Name, layers, model.Inputs, model.Outputs, model.Source)
-        {
-            Dialect = model.Dialect,
-            TrainingConfig = model.TrainingConfig,
-        };
     }
 
     /// <summary>The new layer must output, at every call, the shape its consumers had (else their weights no longer fit).</summary>

@@ -195,6 +195,20 @@ public sealed class LayerEditTests
         Assert.Contains("'gamma'", unknown.Message);
     }
 
+    [Theory]
+    [InlineData("deleted.h5")]
+    [InlineData("deleted.keras")]
+    public void DeleteLayer_ThatReordersBranches_SurvivesSaveAndReload(string file)
+    {
+        using var model = KerasFile.CreateFromArchitecture(Fork, seed: 9);
+        using var result = new ModelSurgeon(model).DeleteLayer("b").Operate();
+        using var dir = new TempDir();
+        KerasFile.Save(result.Model, dir.File(file));
+        using var reloaded = KerasFile.Load(dir.File(file));
+        using var input = Input();
+        AssertSame(Run(result.Model, input), Run(reloaded, input));
+    }
+
     [Fact]
     public void Edits_BadArguments_FailWhenAdded()
     {
