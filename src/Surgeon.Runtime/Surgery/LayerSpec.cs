@@ -64,6 +64,48 @@ public sealed class LayerSpec
         }) { Name = name };
     }
 
+    /// <summary>A 1-D convolution (stride 1, channels last).</summary>
+    public static LayerSpec Conv1D(int filters, int kernelSize, string padding = "valid", string activation = "linear", bool useBias = true, string? name = null)
+    {
+        if (filters <= 0) throw new ArgumentOutOfRangeException(nameof(filters), filters, "A Conv1D layer needs at least one filter.");
+        if (kernelSize <= 0) throw new ArgumentOutOfRangeException(nameof(kernelSize), kernelSize, "The kernel size must be positive.");
+        if (padding is not ("valid" or "same" or "causal")) throw new ArgumentOutOfRangeException(nameof(padding), padding, "Padding is 'valid', 'same' or 'causal'.");
+        return new LayerSpec("Conv1D", new JsonObject
+        {
+            ["filters"] = filters,
+            ["kernel_size"] = new JsonArray(kernelSize),
+            ["strides"] = new JsonArray(1),
+            ["padding"] = padding,
+            ["data_format"] = "channels_last",
+            ["dilation_rate"] = new JsonArray(1),
+            ["activation"] = activation,
+            ["use_bias"] = useBias,
+        }) { Name = name };
+    }
+
+    /// <summary>
+    /// A pooling layer: <paramref name="className"/> is MaxPooling1D/2D/3D or AveragePooling1D/2D/3D (square window,
+    /// stride = window unless given, channels last). Only a shape-keeping pool (window 1, or stride 1 with "same") fits
+    /// an insertion; others suit a replacement of a pool with the same output shape.
+    /// </summary>
+    public static LayerSpec Pooling(string className, int poolSize, int? strides = null, string padding = "valid", string? name = null)
+    {
+        if (className is not ("MaxPooling1D" or "MaxPooling2D" or "MaxPooling3D" or "AveragePooling1D" or "AveragePooling2D" or "AveragePooling3D"))
+            throw new ArgumentOutOfRangeException(nameof(className), className, "A pooling class: MaxPooling1D/2D/3D or AveragePooling1D/2D/3D.");
+        if (poolSize <= 0) throw new ArgumentOutOfRangeException(nameof(poolSize), poolSize, "The pool size must be positive.");
+        if (strides is <= 0) throw new ArgumentOutOfRangeException(nameof(strides), strides, "Strides must be positive.");
+        if (padding is not ("valid" or "same")) throw new ArgumentOutOfRangeException(nameof(padding), padding, "Padding is 'valid' or 'same'.");
+        var rank = className[^2] - '0';
+        JsonArray Repeat(int v) => new(Enumerable.Repeat(v, rank).Select(x => (JsonNode?)x).ToArray());
+        return new LayerSpec(className, new JsonObject
+        {
+            ["pool_size"] = Repeat(poolSize),
+            ["strides"] = Repeat(strides ?? poolSize),
+            ["padding"] = padding,
+            ["data_format"] = "channels_last",
+        }) { Name = name };
+    }
+
     /// <summary>Dropout (the identity at inference).</summary>
     public static LayerSpec Dropout(double rate, string? name = null)
     {

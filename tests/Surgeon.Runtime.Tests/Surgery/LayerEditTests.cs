@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using OneCall = Surgeon.Surgery;
 using Surgeon.Runtime.Tests.Infrastructure;
 using static TorchSharp.torch;
 
@@ -207,6 +208,39 @@ public sealed class LayerEditTests
         using var reloaded = KerasFile.Load(dir.File(file));
         using var input = Input();
         AssertSame(Run(result.Model, input), Run(reloaded, input));
+    }
+
+    [Fact]
+    public void OneCall_InsertThenDeleteTheInsertedLayer_GivesBackTheOriginalOutputs()
+    {
+        using var model = KerasFile.CreateFromArchitecture(Fork, seed: 10);
+        using var inserted = OneCall.InsertLayerAfter(model, "a", new LayerSpec("Dense", LayerSpec.Dense(5, "tanh").Config) { Name = "mix", Seed = 3 });
+        using var deleted = OneCall.DeleteLayer(inserted, "mix");
+        using var input = Input();
+
+        var original = Run(model, input);
+        var changed = Run(inserted, input);
+        Assert.True((original[0] - changed[0]).abs().max().item<float>() > 1e-3); // the inserted layer does something
+        AssertSame(original, Run(deleted, input));
+        Assert.Equal(model.Layers.Select(l => l.Name).Order(), deleted.Layers.Select(l => l.Name).Order());
+    }
+
+    [Fact]
+    public void Pooling_SameShapeMaxPool_InsertsIntoAConvModel()
+    {
+        var json = """
+            {"class_name": "Functional", "config": {"name": "conv", "layers": [
+              {"class_name": "InputLayer", "name": "img", "config": {"batch_input_shape": [null, 6, 6, 2], "name": "img"}, "inbound_nodes": []},
+              {"class_name": "Conv2D", "name": "c", "config": {"name": "c", "filters": 3, "kernel_size": [3, 3], "padding": "same"}, "inbound_nodes": [[["img", 0, 0, {}]]]},
+              {"class_name": "GlobalAveragePooling2D", "name": "g", "config": {"name": "g"}, "inbound_nodes": [[["c", 0, 0, {}]]]}],
+              "input_layers": [["img", 0, 0]], "output_layers": [["g", 0, 0]]}}
+            """;
+        using var model = KerasFile.CreateFromArchitecture(json, seed: 11);
+        using var result = OneCall.InsertLayerAfter(model, "c", LayerSpec.Pooling("MaxPooling2D", 1));
+        using var input = rand(2, 6, 6, 2);
+        AssertSame(Run(model, input), Run(result, input));
+        Assert.Contains("(None, 3, 3, 3)", Assert.Throws<SurgeonException>(() => OneCall.InsertLayerAfter(model, "c", LayerSpec.Pooling("MaxPooling2D", 2))).Message);
+        Assert.Throws<ArgumentOutOfRangeException>(() => LayerSpec.Pooling("GlobalMaxPooling2D", 2));
     }
 
     [Fact]
