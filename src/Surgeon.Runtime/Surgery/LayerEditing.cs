@@ -179,9 +179,14 @@ internal static class LayerEditing
         if (!config.ContainsKey("trainable")) config["trainable"] = true;
         if (!config.ContainsKey("dtype")) config["dtype"] = "float32";
         var entry = model.Dialect == KerasDialect.Keras3
-            ? new JsonObject { ["module"] = "keras.layers", ["class_name"] = spec.ClassName, ["config"] = config, ["registered_name"] = null, ["name"] = name }
-            : new JsonObject { ["class_name"] = spec.ClassName, ["config"] = config, ["name"] = name };
-        if (!model.IsSequential) entry["inbound_nodes"] = new JsonArray();
+            ? new JsonObject { ["module"] = "keras.layers", ["class_name"] = spec.ClassName, ["config"] = config, ["registered_name"] = null }
+            : new JsonObject { ["class_name"] = spec.ClassName, ["config"] = config };
+        if (!model.IsSequential)
+        {
+            // Functional entries carry the name and the calls beside the config, as Keras writes them.
+            entry["name"] = name;
+            entry["inbound_nodes"] = new JsonArray();
+        }
         return entry;
     }
 

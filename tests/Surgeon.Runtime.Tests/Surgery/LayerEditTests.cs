@@ -170,6 +170,28 @@ public sealed class LayerEditTests
         Forward.RecordedOutputTests.AssertClose(recorded, output, file);
     }
 
+    [SkippableFact]
+    public void Edits_RealKeras3Sequential_KeepOutputsThroughKerasSaveAndReload()
+    {
+        var fixture = SharedFixtures.Model("real/keras/model.keras"); // Keras 3: Masking -> LSTM, batch fixed at 2
+        using var model = KerasFile.Load(fixture.Path);
+        var lstm = model["lstm"];
+        var copy = new LayerSpec("LSTM", (JsonObject)JsonNode.Parse(lstm.Config.GetRawText())!)
+        {
+            Name = "lstm",
+            Weights = lstm.Weights.ToDictionary(w => w.Name, w => w.Value),
+        };
+
+        using var result = new ModelSurgeon(model).InsertLayerAfter("masking", LayerSpec.Dropout(0.5)).ReplaceLayer("lstm", copy).Operate();
+        using var dir = new TempDir();
+        KerasFile.Save(result.Model, dir.File("edited.keras"));
+        using var reloaded = KerasFile.Load(dir.File("edited.keras"));
+
+        Assert.Equal(new[] { "masking", "dropout", "lstm" }, reloaded.Layers.Where(l => l.ClassName != "InputLayer").Select(l => l.Name));
+        using var input = rand(new long[] { 2, 3, 2 }, generator: new Generator(5));
+        AssertSame(Run(model, input), Run(reloaded, input));
+    }
+
     [Fact]
     public void Edits_ThatChangeShapes_AreRefusedNamingLayersAndShapes()
     {
