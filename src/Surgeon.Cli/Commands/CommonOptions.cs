@@ -15,6 +15,9 @@ internal static class CommonOptions
         Description = "Weights-only HDF5 file, for a MODEL that is an architecture JSON.",
     };
 
+    /// <summary><c>--output/-o</c>: the model file a surgery command writes.</summary>
+    public static Option<string> OutputModel() => new("--output", "-o") { Description = "Output file (.h5 or .keras).", Required = true };
+
     public static KerasModel Load(ParseResult parse, Argument<string> model, Option<string?> weights) =>
         KerasFile.Load(parse.GetRequiredValue(model), new LoadOptions { WeightsPath = parse.GetValue(weights) });
 }

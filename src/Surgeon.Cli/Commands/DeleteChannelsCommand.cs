@@ -18,7 +18,7 @@ internal static class DeleteChannelsCommand
         var weights = CommonOptions.Weights();
         var layer = new Option<string>("--layer") { Description = "The layer whose channels (units, filters) to delete.", Required = true };
         var channels = new Option<string>("--channels") { Description = "Comma-separated 0-based channel indices, e.g. 0,5,7.", Required = true };
-        var output = new Option<string>("--output", "-o") { Description = "Output file (.h5 or .keras).", Required = true };
+        var output = CommonOptions.OutputModel();
         var verify = new Option<bool>("--verify") { Description = $"Before writing, check on random inputs that the result equals the original with those channels zeroed (max abs difference <= {VerifyTolerance}); do not write if not." };
         var refuse = new Option<bool>("--refuse-coupling") { Description = "Fail instead of deleting the same channels from layers coupled by residual merges." };
         var command = new Command("delete-channels", "Delete channels of a layer and repair every layer downstream.") { model, weights, layer, channels, output, verify, refuse };

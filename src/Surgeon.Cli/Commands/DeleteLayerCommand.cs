@@ -10,7 +10,7 @@ internal static class DeleteLayerCommand
         var model = CommonOptions.Model();
         var weights = CommonOptions.Weights();
         var layer = new Option<string>("--layer") { Description = "The layer to delete (one input, output the shape of its input).", Required = true };
-        var output = new Option<string>("--output", "-o") { Description = "Output file (.h5 or .keras).", Required = true };
+        var output = CommonOptions.OutputModel();
         var command = new Command("delete-layer", "Delete a layer; the layers consuming it take its input instead.") { model, weights, layer, output };
         command.SetAction(parse =>
         {

@@ -18,7 +18,7 @@ internal static class EditLayerCommands
         var before = new Option<string?>("--before") { Description = "Insert between this layer and its input." };
         var after = new Option<string?>("--after") { Description = "Insert after this layer: its consumers (and a model output on it) take the new layer's output." };
         var (cls, config, name, seed) = SpecOptions();
-        var output = Output();
+        var output = CommonOptions.OutputModel();
         var command = new Command("insert-layer", "Insert a new layer (it must keep the shape of the tensor it is put on).") { model, weights, before, after, cls, config, name, seed, output };
         command.Validators.Add(r =>
         {
@@ -53,7 +53,7 @@ internal static class EditLayerCommands
         var weights = CommonOptions.Weights();
         var layer = new Option<string>("--layer") { Description = "The layer to replace.", Required = true };
         var (cls, config, name, seed) = SpecOptions();
-        var output = Output();
+        var output = CommonOptions.OutputModel();
         var command = new Command("replace-layer", "Put a new layer in place of one, on the same inputs (it must output the same shape).") { model, weights, layer, cls, config, name, seed, output };
         command.SetAction(parse =>
         {
@@ -64,8 +64,6 @@ internal static class EditLayerCommands
         });
         return command;
     }
-
-    private static Option<string> Output() => new("--output", "-o") { Description = "Output file (.h5 or .keras).", Required = true };
 
     private static (Option<string> Class, Option<string?> Config, Option<string?> Name, Option<long> Seed) SpecOptions() => (
         new Option<string>("--class") { Description = "Keras class of the new layer, e.g. Dropout, Dense, BatchNormalization.", Required = true },

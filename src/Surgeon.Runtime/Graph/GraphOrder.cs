@@ -18,11 +18,7 @@ internal static class GraphOrder
         if (order.SequenceEqual(model.Layers)) return model;
         var layers = order.Concat(model.Layers.Where(l => !order.Contains(l))).ToList();
         // Same layers and weights in a new order: the first model object is dropped without disposing what it shares.
-        return new KerasModel(model.Root, model.ClassName, model.Name, layers, model.Inputs, model.Outputs, model.Source)
-        {
-            Dialect = model.Dialect,
-            TrainingConfig = model.TrainingConfig,
-        };
+        return model.Derive(layers);
     }
 
     /// <summary>The model's layers in Keras 3's <c>model.layers</c> order (a Sequential's without its InputLayer).</summary>

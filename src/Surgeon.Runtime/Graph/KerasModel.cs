@@ -31,6 +31,17 @@ public sealed class KerasModel : IDisposable
         }
     }
 
+    /// <summary>
+    /// A new in-memory model of the same class, name, dialect and compile settings over <paramref name="layers"/>
+    /// (surgery results). Optimizer state is not carried: it may not fit the new shapes.
+    /// </summary>
+    internal KerasModel Derive(IReadOnlyList<KerasLayer> layers, IReadOnlyList<TensorRef>? outputs = null, JsonObject? root = null) =>
+        new(root ?? Root, ClassName, Name, layers, Inputs, outputs ?? Outputs, Source with { Format = ModelFormat.InMemory })
+        {
+            Dialect = Dialect,
+            TrainingConfig = TrainingConfig,
+        };
+
     /// <summary>Model class: <c>Sequential</c>, <c>Functional</c> (Keras 1/2: <c>Model</c>), or a custom class.</summary>
     public string ClassName { get; }
 

@@ -605,13 +605,8 @@ internal static class ChannelDeletion
                     if (l.NestedModel is not null) throw new SurgeonException($"Nested model '{l.Name}' cannot be operated on yet.");
                     return new KerasLayer(entry, l.ClassName, l.Name, l.InboundNodes, weights, null, l.IsSynthesized) { ArchiveGroupNames = l.ArchiveGroupNames };
                 }).ToArray();
-                var result = new KerasModel(model.Root, model.ClassName, model.Name, layers, model.Inputs, model.Outputs,
-                    model.Source with { Format = ModelFormat.InMemory })
-                {
-                    Dialect = model.Dialect,
-                    // Compile settings stay valid; optimizer state (per-weight slots) does not fit the new shapes and is dropped.
-                    TrainingConfig = model.TrainingConfig,
-                };
+                // Compile settings stay valid; optimizer state (per-weight slots) does not fit the new shapes and is dropped.
+                var result = model.Derive(layers);
                 UpdateBuildConfigs(result);
                 return result;
             }

@@ -39,35 +39,14 @@ internal static class LayerDeletion
         }
         if (model.Outputs.Any(o => replace.ContainsKey(o)))
             throw new SurgeonException($"Layer '{model.Outputs.First(o => replace.ContainsKey(o)).Layer}' is a model output; deleting model outputs is not supported yet.");
+        var resolved = replace.Keys.ToDictionary(t => t, Resolve);
 
         var created = new List<TorchSharp.torch.Tensor>();
         try
         {
-            var layers = new List<KerasLayer>();
-            foreach (var l in model.Layers)
-            {
-                if (names.Contains(l.Name)) continue;
-                var nodes = l.InboundNodes.Select(node =>
-                {
-                    if (!node.Inputs.Any(replace.ContainsKey)) return node;
-                    var raw = node.Raw?.DeepClone();
-                    foreach (var (from, _) in replace) Rewiring.Rewrite(raw, from, Resolve(from));
-                    return new KerasNode(node.Inputs.Select(Resolve).ToArray(), raw);
-                }).ToArray();
-                var weights = l.Weights.Select(w =>
-                {
-                    var copy = w.Value.clone();
-                    created.Add(copy);
-                    return new KerasWeight(w.Name, copy, w.Trainable, w.StoredName, w.ArchivePath);
-                }).ToArray();
-                if (l.NestedModel is not null) throw new SurgeonException($"Nested model '{l.Name}' cannot be carried through layer deletion yet.");
-                layers.Add(new KerasLayer(l.Entry, l.ClassName, l.Name, nodes, weights, null, l.IsSynthesized) { ArchiveGroupNames = l.ArchiveGroupNames });
-            }
-            return GraphOrder.InKerasOrder(new KerasModel(model.Root, model.ClassName, model.Name, layers, model.Inputs, model.Outputs, model.Source with { Format = ModelFormat.InMemory })
-            {
-                Dialect = model.Dialect,
-                TrainingConfig = model.TrainingConfig,
-            });
+            var layers = model.Layers.Where(l => !names.Contains(l.Name))
+                .Select(l => Rewiring.CopyLayer(l, Rewiring.Rewire(l.InboundNodes, resolved), created, "layer deletion")).ToList();
+            return GraphOrder.InKerasOrder(model.Derive(layers));
         }
         catch
         {

@@ -20,27 +20,8 @@ internal sealed record LayerEdit(LayerEditKind Kind, string Target, LayerSpec Sp
 /// </summary>
 internal static class LayerEditing
 {
-    public static KerasModel Apply(KerasModel model, IReadOnlyList<LayerEdit> edits)
-    {
-        var current = model;
-        try
-        {
-            foreach (var edit in edits)
-            {
-                var next = ApplyOne(current, edit);
-                if (!ReferenceEquals(current, model)) current.Dispose();
-                current = next;
-            }
-            return ReferenceEquals(current, model) ? throw new InvalidOperationException("no edits") : current;
-        }
-        catch
-        {
-            if (!ReferenceEquals(current, model)) current.Dispose();
-            throw;
-        }
-    }
-
-    private static KerasModel ApplyOne(KerasModel model, LayerEdit edit)
+    /// <summary>A new model with <paramref name="edit"/> applied (weights cloned); <paramref name="model"/> is not changed.</summary>
+    public static KerasModel Apply(KerasModel model, LayerEdit edit)
     {
         var target = model[edit.Target];
         var spec = edit.Spec;
@@ -126,7 +107,7 @@ internal static class LayerEditing
                     continue;
                 }
                 var nodes = l == target && targetNodes is not null ? targetNodes : Rewiring.Rewire(l.InboundNodes, consumerMap);
-                layers.Add(Copy(l, nodes, created));
+                layers.Add(Rewiring.CopyLayer(l, nodes, created, "layer insertion or replacement"));
                 if (edit.Kind == LayerEditKind.InsertAfter && l == target) layers.Add(added);
             }
             var root = model.Root;
@@ -136,11 +117,7 @@ internal static class LayerEditing
                 root = (JsonObject)model.Root.DeepClone();
                 foreach (var (from, to) in consumerMap) Rewiring.Rewrite(root["config"]?["output_layers"], from, to);
             }
-            var result = new KerasModel(root, model.ClassName, model.Name, layers, model.Inputs, outputs, model.Source with { Format = ModelFormat.InMemory })
-            {
-                Dialect = model.Dialect,
-                TrainingConfig = model.TrainingConfig,
-            };
+            var result = model.Derive(layers, outputs, root);
             Check(result, name, expected, spec, target);
             return GraphOrder.InKerasOrder(result);
         }
@@ -229,18 +206,6 @@ internal static class LayerEditing
         return weights;
     }
 
-    private static KerasLayer Copy(KerasLayer l, IReadOnlyList<KerasNode> nodes, List<Tensor> created)
-    {
-        if (l.NestedModel is not null) throw new SurgeonException($"Nested model '{l.Name}' cannot be carried through layer insertion or replacement yet.");
-        var weights = l.Weights.Select(w =>
-        {
-            var copy = w.Value.clone();
-            created.Add(copy);
-            return new KerasWeight(w.Name, copy, w.Trainable, w.StoredName, w.ArchivePath);
-        }).ToArray();
-        return new KerasLayer(l.Entry, l.ClassName, l.Name, nodes, weights, null, l.IsSynthesized) { ArchiveGroupNames = l.ArchiveGroupNames };
-    }
-
     /// <summary>Keras's default naming: the class in snake case, then <c>_1</c>, <c>_2</c>... until free.</summary>
     private static string FreeName(KerasModel model, string className)
     {
@@ -251,7 +216,7 @@ internal static class LayerEditing
     }
 }
 
-/// <summary>Rewiring of inbound nodes, shared by the layer edits.</summary>
+/// <summary>Rewiring and copying of layers, shared by layer deletion and the layer edits.</summary>
 internal static class Rewiring
 {
     /// <summary>The nodes with every input in <paramref name="map"/> replaced (serialized forms too); unchanged nodes are reused.</summary>
@@ -265,6 +230,22 @@ internal static class Rewiring
             foreach (var (from, to) in map) Rewrite(raw, from, to);
             return new KerasNode(node.Inputs.Select(i => map.TryGetValue(i, out var to) ? to : i).ToArray(), raw);
         }).ToArray();
+    }
+
+    /// <summary>
+    /// A copy of <paramref name="layer"/> called as <paramref name="nodes"/>, with cloned weights (added to
+    /// <paramref name="created"/>, so a surgery that fails part-way frees them).
+    /// </summary>
+    public static KerasLayer CopyLayer(KerasLayer layer, IReadOnlyList<KerasNode> nodes, List<Tensor> created, string operation)
+    {
+        if (layer.NestedModel is not null) throw new SurgeonException($"Nested model '{layer.Name}' cannot be carried through {operation} yet.");
+        var weights = layer.Weights.Select(w =>
+        {
+            var copy = w.Value.clone();
+            created.Add(copy);
+            return new KerasWeight(w.Name, copy, w.Trainable, w.StoredName, w.ArchivePath);
+        }).ToArray();
+        return new KerasLayer(layer.Entry, layer.ClassName, layer.Name, nodes, weights, null, layer.IsSynthesized) { ArchiveGroupNames = layer.ArchiveGroupNames };
     }
 
     /// <summary>Replaces references to <paramref name="from"/> in a serialized node or endpoint list (either dialect) with <paramref name="to"/>.</summary>

@@ -45,43 +45,35 @@ public sealed class LayerSpec
         return new LayerSpec("Dense", new JsonObject { ["units"] = units, ["activation"] = activation, ["use_bias"] = useBias }) { Name = name };
     }
 
+    /// <summary>A 1-D convolution (stride 1, channels last).</summary>
+    public static LayerSpec Conv1D(int filters, int kernelSize, string padding = "valid", string activation = "linear", bool useBias = true, string? name = null) =>
+        Conv(1, filters, kernelSize, padding, activation, useBias, name);
+
     /// <summary>A 2-D convolution (square kernel, stride 1, channels last).</summary>
-    public static LayerSpec Conv2D(int filters, int kernelSize, string padding = "valid", string activation = "linear", bool useBias = true, string? name = null)
+    public static LayerSpec Conv2D(int filters, int kernelSize, string padding = "valid", string activation = "linear", bool useBias = true, string? name = null) =>
+        Conv(2, filters, kernelSize, padding, activation, useBias, name);
+
+    private static LayerSpec Conv(int rank, int filters, int kernelSize, string padding, string activation, bool useBias, string? name)
     {
-        if (filters <= 0) throw new ArgumentOutOfRangeException(nameof(filters), filters, "A Conv2D layer needs at least one filter.");
+        var className = $"Conv{rank}D";
+        if (filters <= 0) throw new ArgumentOutOfRangeException(nameof(filters), filters, $"A {className} layer needs at least one filter.");
         if (kernelSize <= 0) throw new ArgumentOutOfRangeException(nameof(kernelSize), kernelSize, "The kernel size must be positive.");
-        if (padding is not ("valid" or "same")) throw new ArgumentOutOfRangeException(nameof(padding), padding, "Padding is 'valid' or 'same'.");
-        return new LayerSpec("Conv2D", new JsonObject
+        if (!(padding is "valid" or "same" || (rank == 1 && padding == "causal")))
+            throw new ArgumentOutOfRangeException(nameof(padding), padding, rank == 1 ? "Padding is 'valid', 'same' or 'causal'." : "Padding is 'valid' or 'same'.");
+        return new LayerSpec(className, new JsonObject
         {
             ["filters"] = filters,
-            ["kernel_size"] = new JsonArray(kernelSize, kernelSize),
-            ["strides"] = new JsonArray(1, 1),
+            ["kernel_size"] = Repeat(kernelSize, rank),
+            ["strides"] = Repeat(1, rank),
             ["padding"] = padding,
             ["data_format"] = "channels_last",
-            ["dilation_rate"] = new JsonArray(1, 1),
+            ["dilation_rate"] = Repeat(1, rank),
             ["activation"] = activation,
             ["use_bias"] = useBias,
         }) { Name = name };
     }
 
-    /// <summary>A 1-D convolution (stride 1, channels last).</summary>
-    public static LayerSpec Conv1D(int filters, int kernelSize, string padding = "valid", string activation = "linear", bool useBias = true, string? name = null)
-    {
-        if (filters <= 0) throw new ArgumentOutOfRangeException(nameof(filters), filters, "A Conv1D layer needs at least one filter.");
-        if (kernelSize <= 0) throw new ArgumentOutOfRangeException(nameof(kernelSize), kernelSize, "The kernel size must be positive.");
-        if (padding is not ("valid" or "same" or "causal")) throw new ArgumentOutOfRangeException(nameof(padding), padding, "Padding is 'valid', 'same' or 'causal'.");
-        return new LayerSpec("Conv1D", new JsonObject
-        {
-            ["filters"] = filters,
-            ["kernel_size"] = new JsonArray(kernelSize),
-            ["strides"] = new JsonArray(1),
-            ["padding"] = padding,
-            ["data_format"] = "channels_last",
-            ["dilation_rate"] = new JsonArray(1),
-            ["activation"] = activation,
-            ["use_bias"] = useBias,
-        }) { Name = name };
-    }
+    private static JsonArray Repeat(int value, int rank) => new(Enumerable.Repeat(value, rank).Select(v => (JsonNode?)v).ToArray());
 
     /// <summary>
     /// A pooling layer: <paramref name="className"/> is MaxPooling1D/2D/3D or AveragePooling1D/2D/3D (square window,
@@ -96,11 +88,10 @@ public sealed class LayerSpec
         if (strides is <= 0) throw new ArgumentOutOfRangeException(nameof(strides), strides, "Strides must be positive.");
         if (padding is not ("valid" or "same")) throw new ArgumentOutOfRangeException(nameof(padding), padding, "Padding is 'valid' or 'same'.");
         var rank = className[^2] - '0';
-        JsonArray Repeat(int v) => new(Enumerable.Repeat(v, rank).Select(x => (JsonNode?)x).ToArray());
         return new LayerSpec(className, new JsonObject
         {
-            ["pool_size"] = Repeat(poolSize),
-            ["strides"] = Repeat(strides ?? poolSize),
+            ["pool_size"] = Repeat(poolSize, rank),
+            ["strides"] = Repeat(strides ?? poolSize, rank),
             ["padding"] = padding,
             ["data_format"] = "channels_last",
         }) { Name = name };

@@ -128,18 +128,16 @@ public sealed class ModelSurgeon
     {
         SurgeryResult? channels = _deletions.Count > 0 || (_deletedLayers.Count == 0 && _edits.Count == 0) ? ChannelDeletion.Apply(_model, _deletions, Coupling) : null;
         if (_deletedLayers.Count == 0 && _edits.Count == 0) return channels!;
+        // Each later step makes a new model from the previous one, which is freed (never the input model).
+        var steps = new List<Func<KerasModel, KerasModel>>();
+        if (_deletedLayers.Count > 0) steps.Add(m => LayerDeletion.Apply(m, _deletedLayers));
+        steps.AddRange(_edits.Select(e => (Func<KerasModel, KerasModel>)(m => LayerEditing.Apply(m, e))));
         var model = channels?.Model ?? _model;
         try
         {
-            if (_deletedLayers.Count > 0)
+            foreach (var step in steps)
             {
-                var next = LayerDeletion.Apply(model, _deletedLayers);
-                if (!ReferenceEquals(model, _model)) model.Dispose();
-                model = next;
-            }
-            if (_edits.Count > 0)
-            {
-                var next = LayerEditing.Apply(model, _edits);
+                var next = step(model);
                 if (!ReferenceEquals(model, _model)) model.Dispose();
                 model = next;
             }
