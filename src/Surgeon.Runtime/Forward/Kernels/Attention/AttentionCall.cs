@@ -260,3 +260,19 @@ internal sealed record AttentionCall
     private static SurgeonException Mismatch(KerasLayer layer, KerasNode node) =>
         new($"Layer '{layer.Name}' ({layer.ClassName}) cannot run: the tensors of its call ({node}) do not match its serialized arguments.");
 }
+
+/// <summary>Masking shared by the attention kernels.</summary>
+internal static class AttentionMasks
+{
+    /// <summary>What masked-out scores lose before the softmax (Keras subtracts 1e9 rather than using -inf).</summary>
+    public const float Bias = 1.0e9f;
+
+    /// <summary>An explicitly passed mask tensor, else the Keras mask the input tensor carries; as bool.</summary>
+    public static TorchSharp.torch.Tensor? Of(KernelInputs inputs, int explicitIndex, int tensorIndex)
+    {
+        var mask = explicitIndex >= 0 ? inputs[explicitIndex] : tensorIndex >= 0 && tensorIndex < inputs.Masks.Count ? inputs.Masks[tensorIndex] : null;
+        return mask is null ? null : ToBool(mask);
+    }
+
+    public static TorchSharp.torch.Tensor ToBool(TorchSharp.torch.Tensor t) => t.dtype == TorchSharp.torch.ScalarType.Bool ? t : t.to_type(TorchSharp.torch.ScalarType.Bool);
+}

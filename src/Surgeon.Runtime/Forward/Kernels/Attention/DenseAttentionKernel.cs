@@ -19,7 +19,6 @@ namespace Surgeon.Forward.Kernels.Attention;
 internal sealed class DenseAttentionKernel : LayerKernel
 {
     /// <summary>The bias Keras subtracts from masked scores (float32; 65504 is only used for float16).</summary>
-    private const float MaskBias = 1.0e9f;
 
     private readonly bool _additive;
     private readonly bool _concat;
@@ -48,8 +47,8 @@ internal sealed class DenseAttentionKernel : LayerKernel
         var q = inputs[_call.Query];
         var v = inputs[_call.Value];
         var k = _call.Key >= 0 ? inputs[_call.Key] : v;
-        var queryMask = MaskOf(inputs, _call.QueryMask, _call.Query);
-        var valueMask = MaskOf(inputs, _call.ValueMask, _call.Value);
+        var queryMask = AttentionMasks.Of(inputs, _call.QueryMask, _call.Query);
+        var valueMask = AttentionMasks.Of(inputs, _call.ValueMask, _call.Value);
 
         var scores = Scores(q, k);
         var scoresMask = valueMask?.unsqueeze(-2); // (B, 1, Tv)
@@ -60,7 +59,7 @@ internal sealed class DenseAttentionKernel : LayerKernel
             var causal = ones(tq, tv, ScalarType.Bool, scores.device).tril(); // row >= column
             scoresMask = scoresMask is null ? causal : scoresMask.logical_and(causal);
         }
-        if (scoresMask is not null) scores = where(scoresMask, scores, scores - MaskBias);
+        if (scoresMask is not null) scores = where(scoresMask, scores, scores - AttentionMasks.Bias);
 
         var weights = scores.softmax(-1);
         var output = weights.matmul(v);
@@ -80,12 +79,5 @@ internal sealed class DenseAttentionKernel : LayerKernel
         if (_additive) return (_scale is null ? sum.tanh() : _scale * sum.tanh()).sum(-1);
         var reduced = (_scale is null ? sum : _scale * sum).tanh().sum(-1);
         return _concatScoreWeight! * reduced;
-    }
-
-    /// <summary>An explicitly passed mask tensor, else the Keras mask the input tensor carries; as bool.</summary>
-    private static Tensor? MaskOf(KernelInputs inputs, int explicitIndex, int tensorIndex)
-    {
-        var mask = explicitIndex >= 0 ? inputs[explicitIndex] : tensorIndex < inputs.Masks.Count ? inputs.Masks[tensorIndex] : null;
-        return mask is null || mask.dtype == ScalarType.Bool ? mask : mask.to_type(ScalarType.Bool);
     }
 }

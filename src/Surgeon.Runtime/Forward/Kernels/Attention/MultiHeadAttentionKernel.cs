@@ -24,7 +24,6 @@ namespace Surgeon.Forward.Kernels.Attention;
 /// </summary>
 internal sealed class MultiHeadAttentionKernel : LayerKernel
 {
-    private const float MaskBias = 1.0e9f;
 
     private readonly int _numHeads;
     private readonly int _keyDim;
@@ -92,10 +91,10 @@ internal sealed class MultiHeadAttentionKernel : LayerKernel
             throw Refuse(Layer, $"it takes query, value and key of equal rank ≥ 3, got shapes {Shape(query)}, {Shape(value)}, {Shape(key)}.");
         if (_attentionAxes is not null) CheckAxes(rank);
 
-        var queryMask = MaskOf(inputs, _call.QueryMask, _call.Query);
-        var valueMask = MaskOf(inputs, _call.ValueMask, _call.Value);
-        var keyMask = _call.Key >= 0 || _call.KeyMask >= 0 ? MaskOf(inputs, _call.KeyMask, _call.Key) : null;
-        var attentionMask = _call.AttentionMask >= 0 ? ToBool(inputs[_call.AttentionMask]) : null;
+        var queryMask = AttentionMasks.Of(inputs, _call.QueryMask, _call.Query);
+        var valueMask = AttentionMasks.Of(inputs, _call.ValueMask, _call.Value);
+        var keyMask = _call.Key >= 0 || _call.KeyMask >= 0 ? AttentionMasks.Of(inputs, _call.KeyMask, _call.Key) : null;
+        var attentionMask = _call.AttentionMask >= 0 ? AttentionMasks.ToBool(inputs[_call.AttentionMask]) : null;
 
         var batch = query.shape[0];
         var queryDims = query.shape[1..^1];
@@ -116,7 +115,7 @@ internal sealed class MultiHeadAttentionKernel : LayerKernel
         {
             // (B, T, S) or (1, T, S) → (B, 1, T, S), as Keras expands before the heads axis.
             while (mask.dim() < 3) mask = mask.unsqueeze(0);
-            scores = where(mask.unsqueeze(-3), scores, scores - MaskBias);
+            scores = where(mask.unsqueeze(-3), scores, scores - AttentionMasks.Bias);
         }
         var weights = scores.softmax(-1);
         var combined = weights.matmul(v.permute(0, 2, 1, 3)).permute(0, 2, 1, 3); // (B, T, H, value_dim)
@@ -163,14 +162,6 @@ internal sealed class MultiHeadAttentionKernel : LayerKernel
         if (explicitMask is null) return auto;
         return auto is null ? explicitMask : explicitMask.logical_and(auto);
     }
-
-    private static Tensor? MaskOf(KernelInputs inputs, int explicitIndex, int tensorIndex)
-    {
-        var mask = explicitIndex >= 0 ? inputs[explicitIndex] : tensorIndex >= 0 && tensorIndex < inputs.Masks.Count ? inputs.Masks[tensorIndex] : null;
-        return mask is null ? null : ToBool(mask);
-    }
-
-    private static Tensor ToBool(Tensor t) => t.dtype == ScalarType.Bool ? t : t.to_type(ScalarType.Bool);
 
     private static string Shape(Tensor t) => "[" + string.Join(", ", t.shape) + "]";
 

@@ -36,6 +36,16 @@ internal abstract class RecurrentCell
     public virtual Tensor SequenceToKeras(Tensor sequence) => sequence;
 
     protected Tensor Act(string? name, Tensor x) => Activations.Apply(name, x, KerasMajorVersion);
+
+    /// <summary>The LSTM gate update from the four pre-activation blocks (i, f, c, o): the new [h, c].</summary>
+    protected Tensor[] LstmUpdate(Tensor[] z, Tensor previousC, string? activation, string? recurrentActivation)
+    {
+        var i = Act(recurrentActivation, z[0]);
+        var f = Act(recurrentActivation, z[1]);
+        var c = f * previousC + i * Act(activation, z[2]);
+        var o = Act(recurrentActivation, z[3]);
+        return new[] { o * Act(activation, c), c };
+    }
 }
 
 /// <summary>SimpleRNN: h = activation(x·W + b + h₋₁·U).</summary>
@@ -171,11 +181,7 @@ internal sealed class LstmCell : RecurrentCell
     public override Tensor[] Step(Tensor projectedStep, Tensor[] states)
     {
         var z = (projectedStep + states[0].matmul(_recurrent)).chunk(4, -1);
-        var i = Act(_recurrentActivation, z[0]);
-        var f = Act(_recurrentActivation, z[1]);
-        var c = f * states[1] + i * Act(_activation, z[2]);
-        var o = Act(_recurrentActivation, z[3]);
-        return new[] { o * Act(_activation, c), c };
+        return LstmUpdate(z, states[1], _activation, _recurrentActivation);
     }
 }
 
@@ -243,11 +249,7 @@ internal sealed class ConvLstmCell : RecurrentCell
         var amounts = Enumerable.Range(0, _rank).Select(i => ConvPadding.For("same", h.shape[i + 2], _recurrentKernelSize[i], 1, 1)).ToArray();
         var ones = Enumerable.Repeat(1L, _rank).ToArray();
         var z = (projectedStep + Conv(ConvPadding.Pad(h, amounts), _recurrent, null, ones, ones)).chunk(4, 1);
-        var i = Act(_recurrentActivation, z[0]);
-        var f = Act(_recurrentActivation, z[1]);
-        var c = f * states[1] + i * Act(_activation, z[2]);
-        var o = Act(_recurrentActivation, z[3]);
-        return new[] { o * Act(_activation, c), c };
+        return LstmUpdate(z, states[1], _activation, _recurrentActivation);
     }
 
     public override Tensor ToKeras(Tensor state) => _channelsFirst ? state : CoreKernels.ToChannelsLast(state);
