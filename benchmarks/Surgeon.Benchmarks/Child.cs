@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Reflection;
 using System.Text.Json;
 
 namespace Surgeon.Benchmarks;
@@ -34,6 +35,33 @@ internal static class Child
 
     /// <summary>Set to 1 to run the same load (and save) on a tiny VGG-shaped model before timing, so JIT compilation is excluded.</summary>
     public const string WarmJitVariable = "SURGEON_BENCH_WARM_JIT";
+
+    /// <summary>
+    /// Runs this executable as <c>__child ARGUMENTS</c> in a fresh process and parses its <c>RESULT</c> line;
+    /// <paramref name="afterExit"/> runs once the child has exited (before its output is parsed).
+    /// </summary>
+    public static T Spawn<T>(IEnumerable<string> arguments, bool warmJit, string label, Action? afterExit = null) where T : class
+    {
+        var info = new ProcessStartInfo { RedirectStandardOutput = true, UseShellExecute = false };
+        var self = Environment.ProcessPath ?? throw new InvalidOperationException("Cannot find this executable.");
+        info.FileName = self;
+        if (Path.GetFileNameWithoutExtension(self).Equals("dotnet", StringComparison.OrdinalIgnoreCase))
+        {
+            info.ArgumentList.Add(Assembly.GetExecutingAssembly().Location); // run as 'dotnet Surgeon.Benchmarks.dll'
+        }
+        info.ArgumentList.Add(Command);
+        foreach (var a in arguments) info.ArgumentList.Add(a);
+        info.Environment[WarmJitVariable] = warmJit ? "1" : "0";
+        using var process = Process.Start(info) ?? throw new InvalidOperationException($"Cannot start {self}.");
+        var stdout = process.StandardOutput.ReadToEnd();
+        process.WaitForExit();
+        afterExit?.Invoke();
+        var line = stdout.Split('\n').LastOrDefault(l => l.StartsWith(ResultPrefix, StringComparison.Ordinal));
+        if (process.ExitCode != 0 || line is null)
+            throw new InvalidOperationException($"Child '{label}' failed (exit code {process.ExitCode}):\n{stdout}");
+        return JsonSerializer.Deserialize<T>(line[ResultPrefix.Length..])
+            ?? throw new InvalidOperationException($"Child '{label}' printed no result.");
+    }
 
     /// <summary><c>__child copy|readwrite|mapwrite|loadsave SRC DST</c> or <c>__child load SRC</c>.</summary>
     public static int Run(string[] args)

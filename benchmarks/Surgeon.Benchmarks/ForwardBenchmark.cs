@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using static TorchSharp.torch;
+using static Surgeon.Benchmarks.BenchmarkSupport;
 
 namespace Surgeon.Benchmarks;
 
@@ -249,27 +250,11 @@ internal static class ForwardBenchmark
         Console.WriteLine();
         Console.Write(table);
         Console.WriteLine();
-        if (failures.Count == 0)
-        {
-            Console.WriteLine("All goals met.");
-            return 0;
-        }
-        foreach (var f in failures) Console.WriteLine("MISSED: " + f);
-        return options.Check ? 1 : 0;
+        return Conclude(failures, options.Check);
     }
 
     private static string Stats(double[] ms) => $"{Ms(ms.Min())}/{Ms(Median(ms))}/{Ms(ms.Max())}";
 
     /// <summary>Milliseconds with two decimals below 20 ms, one above.</summary>
     private static string Ms(double ms) => ms.ToString(ms < 20 ? "F2" : "F1", CultureInfo.InvariantCulture);
-
-    internal static double Median(IEnumerable<double> values)
-    {
-        var sorted = values.Order().ToArray();
-        if (sorted.Length == 0) return double.NaN;
-        var mid = sorted.Length / 2;
-        return sorted.Length % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-    }
-
-    private static string LoadAverage() => File.ReadAllText("/proc/loadavg").Split(' ')[0];
 }

@@ -1,8 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Reflection;
 using System.Text;
-using System.Text.Json;
+using static Surgeon.Benchmarks.BenchmarkSupport;
 
 namespace Surgeon.Benchmarks;
 
@@ -120,27 +119,11 @@ internal static class IoBenchmark
         var output = c.OutputName is null ? null : Path.Combine(dir, c.OutputName);
         if (output is not null) File.Delete(output);
         Libc.Sync();
-        var info = new ProcessStartInfo { RedirectStandardOutput = true, UseShellExecute = false };
-        var self = Environment.ProcessPath ?? throw new InvalidOperationException("Cannot find this executable.");
-        info.FileName = self;
-        if (Path.GetFileNameWithoutExtension(self).Equals("dotnet", StringComparison.OrdinalIgnoreCase))
+        string[] arguments = output is null ? [c.Op, c.Input] : [c.Op, c.Input, output];
+        return Child.Spawn<ChildResult>(arguments, warmJit, c.Label, () =>
         {
-            info.ArgumentList.Add(Assembly.GetExecutingAssembly().Location); // run as 'dotnet Surgeon.Benchmarks.dll'
-        }
-        info.ArgumentList.Add(Child.Command);
-        info.ArgumentList.Add(c.Op);
-        info.ArgumentList.Add(c.Input);
-        if (output is not null) info.ArgumentList.Add(output);
-        info.Environment[Child.WarmJitVariable] = warmJit ? "1" : "0";
-        using var process = Process.Start(info) ?? throw new InvalidOperationException($"Cannot start {self}.");
-        var stdout = process.StandardOutput.ReadToEnd();
-        process.WaitForExit();
-        if (output is not null) File.Delete(output);
-        var line = stdout.Split('\n').LastOrDefault(l => l.StartsWith(Child.ResultPrefix, StringComparison.Ordinal));
-        if (process.ExitCode != 0 || line is null)
-            throw new InvalidOperationException($"Child '{c.Label}' failed (exit code {process.ExitCode}):\n{stdout}");
-        return JsonSerializer.Deserialize<ChildResult>(line[Child.ResultPrefix.Length..])
-            ?? throw new InvalidOperationException($"Child '{c.Label}' printed no result.");
+            if (output is not null) File.Delete(output);
+        });
     }
 
     private static int Report(IoOptions options, Case[] cases, Dictionary<Case, List<ChildResult>> results, Dictionary<string, long> sizes)
@@ -195,27 +178,11 @@ internal static class IoBenchmark
         }
         Console.WriteLine();
         Console.WriteLine(string.Create(inv, $"Goals: load+save <= {MaxTimeRatio}x copy time; peak RSS < {MaxMemoryRatio}x file size."));
-        if (failures.Count == 0)
-        {
-            Console.WriteLine("All goals met.");
-            return 0;
-        }
-        foreach (var f in failures) Console.WriteLine("MISSED: " + f);
-        return options.Check ? 1 : 0;
-    }
-
-    private static double Median(IEnumerable<double> values)
-    {
-        var sorted = values.Order().ToArray();
-        if (sorted.Length == 0) return double.NaN;
-        var mid = sorted.Length / 2;
-        return sorted.Length % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+        return Conclude(failures, options.Check);
     }
 
     private static string MedianMb(List<ChildResult> results, Func<ChildResult, long> kb) =>
         (Median(results.Select(r => (double)kb(r))) / 1024).ToString("F0", CultureInfo.InvariantCulture);
-
-    private static string LoadAverage() => File.ReadAllText("/proc/loadavg").Split(' ')[0];
 
     private static string Mb(long bytes) => (bytes / (double)(1 << 20)).ToString("F0", CultureInfo.InvariantCulture);
 }

@@ -1,8 +1,8 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Reflection;
 using System.Text;
 using System.Text.Json;
+using static Surgeon.Benchmarks.BenchmarkSupport;
 
 namespace Surgeon.Benchmarks;
 
@@ -42,7 +42,7 @@ internal static class SurgeryBenchmark
         }
         var networks = AllNetworks.Where(n => requested.Contains(n, StringComparer.OrdinalIgnoreCase)).ToArray();
         var cases = networks.SelectMany(n => new[] { (Network: n, Op: "copy"), (Network: n, Op: "surgery") }).ToArray();
-        var loadBefore = File.ReadAllText("/proc/loadavg").Split(' ')[0];
+        var loadBefore = LoadAverage();
         var results = cases.ToDictionary(c => c, _ => new List<SurgeryChildResult>());
         for (var r = 0; r < options.Repeat; r++)
         {
@@ -59,32 +59,12 @@ internal static class SurgeryBenchmark
                 if (result.Note.Length > 0) Console.WriteLine("    " + result.Note);
             }
         }
-        Console.WriteLine($"Load average (1 min) before / after the runs: {loadBefore} / {File.ReadAllText("/proc/loadavg").Split(' ')[0]} on {Environment.ProcessorCount} cores.");
+        Console.WriteLine($"Load average (1 min) before / after the runs: {loadBefore} / {LoadAverage()} on {Environment.ProcessorCount} cores.");
         return Report(options, networks, results);
     }
 
-    private static SurgeryChildResult RunChild(string network, string op, bool warmJit)
-    {
-        var info = new ProcessStartInfo { RedirectStandardOutput = true, UseShellExecute = false };
-        var self = Environment.ProcessPath ?? throw new InvalidOperationException("Cannot find this executable.");
-        info.FileName = self;
-        if (Path.GetFileNameWithoutExtension(self).Equals("dotnet", StringComparison.OrdinalIgnoreCase))
-        {
-            info.ArgumentList.Add(Assembly.GetExecutingAssembly().Location); // run as 'dotnet Surgeon.Benchmarks.dll'
-        }
-        info.ArgumentList.Add(Child.Command);
-        info.ArgumentList.Add("surgery-" + op);
-        info.ArgumentList.Add(network);
-        info.Environment[Child.WarmJitVariable] = warmJit ? "1" : "0";
-        using var process = Process.Start(info) ?? throw new InvalidOperationException($"Cannot start {self}.");
-        var stdout = process.StandardOutput.ReadToEnd();
-        process.WaitForExit();
-        var line = stdout.Split('\n').LastOrDefault(l => l.StartsWith(Child.ResultPrefix, StringComparison.Ordinal));
-        if (process.ExitCode != 0 || line is null)
-            throw new InvalidOperationException($"Child '{network} {op}' failed (exit code {process.ExitCode}):\n{stdout}");
-        return JsonSerializer.Deserialize<SurgeryChildResult>(line[Child.ResultPrefix.Length..])
-            ?? throw new InvalidOperationException($"Child '{network} {op}' printed no result.");
-    }
+    private static SurgeryChildResult RunChild(string network, string op, bool warmJit) =>
+        Child.Spawn<SurgeryChildResult>(["surgery-" + op, network], warmJit, $"{network} {op}");
 
     private static int Report(SurgeryOptions options, string[] networks, Dictionary<(string Network, string Op), List<SurgeryChildResult>> results)
     {
@@ -131,21 +111,7 @@ internal static class SurgeryBenchmark
         foreach (var d in details) Console.WriteLine(d);
         Console.WriteLine();
         Console.WriteLine(string.Create(inv, $"Goals: surgery <= {MaxTimeRatio}x copy time; peak RSS above the model <= {MaxMemoryRatio}x the weight bytes."));
-        if (failures.Count == 0)
-        {
-            Console.WriteLine("All goals met.");
-            return 0;
-        }
-        foreach (var f in failures) Console.WriteLine("MISSED: " + f);
-        return options.Check ? 1 : 0;
-    }
-
-    private static double Median(IEnumerable<double> values)
-    {
-        var sorted = values.Order().ToArray();
-        if (sorted.Length == 0) return double.NaN;
-        var mid = sorted.Length / 2;
-        return sorted.Length % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+        return Conclude(failures, options.Check);
     }
 
     /// <summary>Builds the network with fresh weights (seed 1), outside any timed region.</summary>
