@@ -209,7 +209,7 @@ internal static class LayerEditing
     /// <summary>Keras's default naming: the class in snake case, then <c>_1</c>, <c>_2</c>... until free.</summary>
     private static string FreeName(KerasModel model, string className)
     {
-        var stem = string.Concat(className.Select((c, i) => char.IsUpper(c) && i > 0 && !char.IsUpper(className[i - 1]) ? "_" + char.ToLowerInvariant(c) : char.ToLowerInvariant(c).ToString()));
+        var stem = IO.ConfigParser.SnakeCase(className);
         var name = stem;
         for (var i = 1; model.FindLayer(name) is not null; i++) name = $"{stem}_{i}";
         return name;

@@ -261,6 +261,9 @@ public sealed class LayerEditTests
         using var result = OneCall.InsertLayerAfter(model, "c", LayerSpec.Pooling("MaxPooling2D", 1));
         using var input = rand(2, 6, 6, 2);
         AssertSame(Run(model, input), Run(result, input));
+        Assert.Equal("max_pooling2d", result.Layers[2].Name); // Keras's default names: the class in snake case
+        using (var conv = OneCall.InsertLayerAfter(model, "c", LayerSpec.Conv2D(3, 1, "same")))
+            Assert.NotNull(conv.FindLayer("conv2d"));
         Assert.Contains("(None, 3, 3, 3)", Assert.Throws<SurgeonException>(() => OneCall.InsertLayerAfter(model, "c", LayerSpec.Pooling("MaxPooling2D", 2))).Message);
         Assert.Throws<ArgumentOutOfRangeException>(() => LayerSpec.Pooling("GlobalMaxPooling2D", 2));
     }
