@@ -44,16 +44,8 @@ internal static class WeightFactory
                 var t = l.InboundNodes[0].Inputs[0];
                 var input = shapes.OutputShapes(t.Layer, t.NodeIndex)?[t.TensorIndex]
                     ?? throw new SurgeonException($"Cannot create weights for layer '{l.Name}': the shape of its input is unknown.");
-                List<(string Name, long[] Shape, JsonNode? Init)> specs;
-                try
-                {
-                    var others = l.InboundNodes[0].Inputs.Skip(1).Select(r => shapes.OutputShapes(r.Layer, r.NodeIndex) is { } o && r.TensorIndex < o.Count ? o[r.TensorIndex] : null).ToArray();
-                    specs = Specs(l.ClassName, l.ConfigNode, input, l.Name, others).ToList();
-                }
-                catch (Exception e) when (e is InvalidOperationException or FormatException or IndexOutOfRangeException or OverflowException)
-                {
-                    throw new SurgeonException($"Cannot create weights for layer '{l.Name}' ({l.ClassName}): its config is incomplete or malformed ({e.Message})", e);
-                }
+                var others = l.InboundNodes[0].Inputs.Skip(1).Select(r => shapes.OutputShapes(r.Layer, r.NodeIndex) is { } o && r.TensorIndex < o.Count ? o[r.TensorIndex] : null).ToArray();
+                var specs = CheckedSpecs(l.ClassName, l.ConfigNode, input, l.Name, others);
                 foreach (var (name, shape, init) in specs)
                 {
                     var tensor = Create(init, shape, generator);
@@ -65,6 +57,22 @@ internal static class WeightFactory
         }
         return new KerasModel(model.Root, model.ClassName, model.Name, layers, model.Inputs, model.Outputs,
             model.Source with { Format = ModelFormat.InMemory }) { Dialect = model.Dialect };
+    }
+
+    /// <summary>
+    /// <see cref="Specs"/>, with a config that lacks or mistypes a key (a missing <c>units</c>, a string kernel size)
+    /// reported as a <see cref="SurgeonException"/> naming the layer.
+    /// </summary>
+    internal static List<(string Name, long[] Shape, JsonNode? Init)> CheckedSpecs(string cls, JsonObject c, int?[] input, string layer, IReadOnlyList<int?[]?>? otherInputs = null)
+    {
+        try
+        {
+            return Specs(cls, c, input, layer, otherInputs).ToList();
+        }
+        catch (Exception e) when (e is InvalidOperationException or FormatException or IndexOutOfRangeException or OverflowException or NullReferenceException or ArgumentException)
+        {
+            throw new SurgeonException($"Cannot create weights for layer '{layer}' ({cls}): its config is incomplete or malformed ({e.Message})", e);
+        }
     }
 
     /// <summary>Name, shape and initializer config of each variable of a layer, in Keras order.</summary>

@@ -169,15 +169,7 @@ internal static class LayerEditing
 
     private static IReadOnlyList<KerasWeight> Weights(LayerSpec spec, string name, JsonObject config, int?[] input, IReadOnlyList<int?[]?> others, Device device, List<Tensor> created)
     {
-        List<(string Name, long[] Shape, JsonNode? Init)> needed;
-        try
-        {
-            needed = WeightFactory.Specs(spec.ClassName, config, input, name, others).ToList();
-        }
-        catch (Exception e) when (e is InvalidOperationException or FormatException or IndexOutOfRangeException or OverflowException or NullReferenceException)
-        {
-            throw new SurgeonException($"New layer '{name}' ({spec.ClassName}): its config is incomplete or malformed ({e.Message}).", e);
-        }
+        var needed = WeightFactory.CheckedSpecs(spec.ClassName, config, input, name, others);
         if (spec.Weights is { } given)
         {
             var unknown = given.Keys.Except(needed.Select(w => w.Name)).ToArray();

@@ -212,6 +212,14 @@ public sealed class LayerEditTests
         Assert.Contains("'kernel'", weights.Message);
         Assert.Contains("[5, 5]", weights.Message);
 
+        foreach (var (cls, config) in new[] { ("Dense", "{}"), ("Dense", "{\"units\": \"abc\"}"), ("Conv2D", "{\"filters\": 6}") })
+        {
+            var malformed = Assert.Throws<SurgeonException>(() => new ModelSurgeon(model)
+                .InsertLayerAfter("a", new LayerSpec(cls, (JsonObject)JsonNode.Parse(config)!) { Name = "odd" }).Operate());
+            Assert.Contains("'odd'", malformed.Message);
+            Assert.Contains("incomplete or malformed", malformed.Message);
+        }
+
         using var bogus = zeros(5);
         var unknown = Assert.Throws<SurgeonException>(() => new ModelSurgeon(model)
             .ReplaceLayer("b", new LayerSpec("Dense", new JsonObject { ["units"] = 5 }) { Weights = new Dictionary<string, Tensor> { ["gamma"] = bogus } }).Operate());
