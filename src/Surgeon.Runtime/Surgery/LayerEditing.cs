@@ -111,7 +111,7 @@ internal static class LayerEditing
                 if (edit.Kind == LayerEditKind.InsertAfter && l == target) layers.Add(added);
             }
             var root = model.Root;
-            var outputs = model.Outputs.Select(o => consumerMap.TryGetValue(o with { TensorIndex = 0 }, out var to) && o.TensorIndex == 0 ? to : o).ToArray();
+            var outputs = model.Outputs.Select(o => consumerMap.TryGetValue(o, out var to) ? to : o).ToArray();
             if (!outputs.SequenceEqual(model.Outputs) && !model.IsSequential)
             {
                 root = (JsonObject)model.Root.DeepClone();
