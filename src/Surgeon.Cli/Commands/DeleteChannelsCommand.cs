@@ -17,7 +17,7 @@ internal static class DeleteChannelsCommand
         var model = CommonOptions.Model();
         var weights = CommonOptions.Weights();
         var layer = new Option<string>("--layer") { Description = "The layer whose channels (units, filters) to delete.", Required = true };
-        var channels = new Option<string>("--channels") { Description = "Comma-separated 0-based channel indices, e.g. 0,5,7.", Required = true };
+        var channels = new Option<string>("--channels") { Description = "Comma-separated 0-based channel indices, e.g. 0,5,7 (negative ones count from the end: --channels=-1). Deleting every channel removes the layer's branch up to a Concatenate.", Required = true };
         var output = CommonOptions.OutputModel();
         var verify = new Option<bool>("--verify") { Description = $"Before writing, check on random inputs that the result equals the original with those channels zeroed (max abs difference <= {VerifyTolerance}); do not write if not." };
         var refuse = new Option<bool>("--refuse-coupling") { Description = "Fail instead of deleting the same channels from layers coupled by residual merges." };
@@ -34,6 +34,7 @@ internal static class DeleteChannelsCommand
             foreach (var (name, deleted) in result.DeletedChannels)
                 stdout.WriteLine($"Deleted {deleted.Length} channel(s) of '{name}': {string.Join(", ", deleted)}{(result.CoupledLayers.Contains(name) ? " (coupled by a merge)" : "")}.");
             stdout.WriteLine($"Layers changed: {string.Join(", ", result.ChangedLayers)}.");
+            if (result.RemovedLayers.Count > 0) stdout.WriteLine($"Layers removed with the branch: {string.Join(", ", result.RemovedLayers)}.");
             stdout.WriteLine($"Parameters: {m.ParameterCount:N0} -> {result.Model.ParameterCount:N0}.");
             foreach (var note in result.InexactLayers) stdout.WriteLine($"Not exact: {note}.");
             if (parse.GetValue(verify))

@@ -29,7 +29,12 @@ internal static class ChannelDeletion
         public long[] DeletedIndices() => Keep.Select((k, i) => (k, i)).Where(x => !x.k).Select(x => (long)x.i).ToArray();
 
         public long[] KeptIndices() => Keep.Select((k, i) => (k, i)).Where(x => x.k).Select(x => (long)x.i).ToArray();
+
+        /// <summary>Every channel is gone: the tensor's branch is removed (its constants still reach a Concatenate's consumers).</summary>
+        public bool IsDead => Array.IndexOf(Keep, true) < 0;
     }
+
+    private static bool IsDead(Deletion? d) => d is not null && d.IsDead;
 
     private static readonly HashSet<string> s_passThrough = new(StringComparer.Ordinal)
     {
@@ -70,8 +75,9 @@ internal static class ChannelDeletion
             var conflict = plan.Run();
             if (conflict is null)
             {
+                plan.FindDeadBranches();
                 var result = plan.Build();
-                return new SurgeryResult(result, deletions, plan.Changed.ToList(), coupled) { InexactLayers = plan.Inexact.ToList() };
+                return new SurgeryResult(result, deletions, plan.Changed.ToList(), coupled) { InexactLayers = plan.Inexact.ToList(), RemovedLayers = plan.Removed.ToList() };
             }
             plan.DisposeEdits();
             var (merge, wanted, inputs) = conflict.Value;
@@ -94,6 +100,51 @@ internal static class ChannelDeletion
         }
     }
 
+    /// <summary>Every layer call that leads to a model output, each after the calls it consumes.</summary>
+    internal static List<(KerasLayer Layer, int Node)> Schedule(KerasModel model)
+    {
+        var done = new HashSet<(string, int)>();
+        var order = new List<(KerasLayer, int)>();
+        void Visit(TensorRef t)
+        {
+            if (!done.Add((t.Layer, t.NodeIndex))) return;
+            var layer = model[t.Layer];
+            if (layer.ClassName != "InputLayer" && t.NodeIndex < layer.InboundNodes.Count)
+                foreach (var i in layer.InboundNodes[t.NodeIndex].Inputs) Visit(i);
+            order.Add((layer, t.NodeIndex));
+        }
+        foreach (var o in model.Outputs) Visit(o);
+        return order;
+    }
+
+    /// <summary>
+    /// Deleting every channel of <paramref name="target"/> removes its branch, as keras-surgeon does: every layer fed only
+    /// by the branch goes, and a Concatenate loses that input (and is bypassed when one input is left). Checked when the
+    /// job is added: the branch must not reach a model output or a layer that needs the input (an Add, a Dense on two inputs...).
+    /// </summary>
+    internal static void CheckBranchRemoval(KerasModel model, KerasLayer target, int count)
+    {
+        var dead = new HashSet<string>(StringComparer.Ordinal) { target.Name };
+        foreach (var (layer, node) in Schedule(model))
+        {
+            if (layer.ClassName == "InputLayer" || layer == target) continue;
+            var inputs = layer.InboundNodes[node].Inputs;
+            var lost = inputs.Count(i => dead.Contains(i.Layer));
+            if (lost == 0) continue;
+            if (lost == inputs.Count && !s_recurrent.Contains(layer.ClassName))
+            {
+                dead.Add(layer.Name);
+                continue;
+            }
+            if (layer.ClassName == "Concatenate") continue;
+            throw new SurgeonException(lost == inputs.Count
+                ? $"Deleting all {count} channels of layer '{target.Name}' removes its branch, which is the whole input of recurrent layer '{layer.Name}' ({layer.ClassName}); delete fewer channels."
+                : $"Deleting all {count} channels of layer '{target.Name}' removes its branch, but layer '{layer.Name}' ({layer.ClassName}) needs that input; only a Concatenate can lose an input. Delete fewer channels.");
+        }
+        if (model.Outputs.Select(o => o.Layer).FirstOrDefault(dead.Contains) is { } output)
+            throw new SurgeonException($"Deleting all {count} channels of layer '{target.Name}' would remove model output '{output}' (nothing would be left to compute it); delete fewer channels.");
+    }
+
     /// <summary>One propagation over the graph for a fixed set of deletions; collects every layer edit.</summary>
     private sealed class Planner(KerasModel model, ShapeInference shapes, IReadOnlyDictionary<string, int[]> deletions)
     {
@@ -106,6 +157,14 @@ internal static class ChannelDeletion
         private readonly HashSet<string> _targetsDone = new(StringComparer.Ordinal);
         private readonly List<string> _inexact = new();
         private readonly Dictionary<string, Action<JsonObject>> _configEdits = new(StringComparer.Ordinal);
+        // Branch removal (every channel of a layer deleted): the layers that go, Concatenate calls that lose inputs, and
+        // Concatenate outputs replaced by their one remaining input.
+        private readonly HashSet<string> _removed = new(StringComparer.Ordinal);
+        private readonly Dictionary<(string, int), KerasNode> _nodeEdits = new();
+        private readonly Dictionary<TensorRef, TensorRef> _bypass = new();
+
+        /// <summary>Layers removed with a branch whose every channel was deleted.</summary>
+        public IEnumerable<string> Removed => _removed.Order(StringComparer.Ordinal);
 
         /// <summary>Where a deleted channel's constant could not be folded exactly (the result then differs slightly).</summary>
         public IReadOnlyList<string> Inexact => _inexact;
@@ -136,12 +195,58 @@ internal static class ChannelDeletion
         /// <summary>constants @ weights in float64 (hundreds of folded terms would otherwise add float32 rounding).</summary>
         private static Tensor Fold(Deletion d, Tensor weights) => matmul(ConstantVector(d, weights.device), weights.to_type(ScalarType.Float64));
 
-        public IEnumerable<string> Changed => _weights.Keys.Concat(_channelCounts.Keys).Concat(_configEdits.Keys).Distinct().OrderBy(n => n, StringComparer.Ordinal);
+        public IEnumerable<string> Changed => _weights.Keys.Concat(_channelCounts.Keys).Concat(_configEdits.Keys).Concat(_nodeEdits.Keys.Select(k => k.Item1))
+            .Except(_removed).Distinct().OrderBy(n => n, StringComparer.Ordinal);
+
+        /// <summary>
+        /// After propagation: the calls whose every output is dead go; a Concatenate drops its dead inputs (bypassed when
+        /// one is left). The consumers after it already dropped the dead channels' rows and folded their constants.
+        /// </summary>
+        public void FindDeadBranches()
+        {
+            var dead = _tensors.Where(kv => IsDead(kv.Value)).Select(kv => (kv.Key.Layer, kv.Key.NodeIndex)).ToHashSet();
+            if (dead.Count == 0) return;
+            if (model.Outputs.Where(o => dead.Contains((o.Layer, o.NodeIndex))).Select(o => o.Layer).FirstOrDefault() is { } output)
+                throw new SurgeonException($"Deleting every channel removes model output '{output}' (nothing would be left to compute it); delete fewer channels.");
+            foreach (var layer in model.Layers)
+            {
+                var calls = Math.Max(1, layer.InboundNodes.Count);
+                var deadCalls = Enumerable.Range(0, calls).Count(n => dead.Contains((layer.Name, n)));
+                if (deadCalls == calls) _removed.Add(layer.Name);
+                else if (deadCalls > 0)
+                    throw new SurgeonException($"Layer '{layer.Name}' ({layer.ClassName}) is shared, and only some of its calls lie on a branch whose every channel is deleted; removing those calls is not supported. Delete fewer channels.");
+            }
+            foreach (var layer in model.Layers.Where(l => !_removed.Contains(l.Name)))
+            {
+                var bypassed = 0;
+                for (var n = 0; n < layer.InboundNodes.Count; n++)
+                {
+                    var inputs = layer.InboundNodes[n].Inputs;
+                    var kept = inputs.Where(i => !IsDead(_tensors.GetValueOrDefault(i))).ToArray();
+                    if (kept.Length == inputs.Count) continue;
+                    if (layer.ClassName != "Concatenate")
+                        throw new SurgeonException($"Layer '{layer.Name}' ({layer.ClassName}) loses an input to a branch whose every channel is deleted; only a Concatenate can lose an input.");
+                    if (kept.Length == 1)
+                    {
+                        _bypass[new TensorRef(layer.Name, n)] = kept[0];
+                        bypassed++;
+                    }
+                    else
+                    {
+                        _nodeEdits[(layer.Name, n)] = new KerasNode(kept, null);
+                    }
+                }
+                if (bypassed == 0) continue;
+                if (bypassed < layer.InboundNodes.Count)
+                    throw new SurgeonException($"Concatenate layer '{layer.Name}' is shared, and only some of its calls are left with one input; bypassing those calls is not supported. Delete fewer channels.");
+                _removed.Add(layer.Name);
+            }
+        }
 
         /// <summary>Propagates; returns a merge conflict (merge layer, channels wanted, producers to couple) or null.</summary>
         public (string Merge, int[] Wanted, string[] Producers)? Run()
         {
-            foreach (var (layer, node) in Schedule())
+            foreach (var (layer, node) in Schedule(model))
             {
                 if (layer.ClassName == "InputLayer") continue;
                 var refs = layer.InboundNodes[node].Inputs;
@@ -183,22 +288,6 @@ internal static class ChannelDeletion
                 all.AddRange(found);
             }
             return all;
-        }
-
-        private IEnumerable<(KerasLayer, int)> Schedule()
-        {
-            var done = new HashSet<(string, int)>();
-            var order = new List<(KerasLayer, int)>();
-            void Visit(TensorRef t)
-            {
-                if (!done.Add((t.Layer, t.NodeIndex))) return;
-                var layer = model[t.Layer];
-                if (layer.ClassName != "InputLayer" && t.NodeIndex < layer.InboundNodes.Count)
-                    foreach (var i in layer.InboundNodes[t.NodeIndex].Inputs) Visit(i);
-                order.Add((layer, t.NodeIndex));
-            }
-            foreach (var o in model.Outputs) Visit(o);
-            return order;
         }
 
         private int?[] Shape(TensorRef t) => shapes.OutputShapes(t.Layer, t.NodeIndex) is { } s && t.TensorIndex < s.Count ? s[t.TensorIndex]
@@ -274,6 +363,8 @@ internal static class ChannelDeletion
             if (refs.Count > 1 && ins.Any(d => d is not null)) consumed = ConsumeMany(layer, refs, ins, outRank);
             else if (input is not null) consumed = Consume(layer, refs[0], input, outRank);
 
+            // A call fed only by a removed branch is removed too (whatever job it has).
+            if (IsDead(consumed)) return (shapes.OutputShapes(layer.Name, node) ?? new[] { new int?[outRank] }).Select(_ => consumed).ToArray();
             if (deletions.TryGetValue(layer.Name, out var channels))
             {
                 var count = ChannelCount(layer)!.Value;
@@ -344,7 +435,7 @@ internal static class ChannelDeletion
                         AddToBias(layer, Fold(d, w));
                     }
                     Slice(layer, "kernel", 0, keep);
-                    return null;
+                    return DeadOutput(layer, d, outRank);
                 case var c when s_conv.Contains(c):
                     Require(layer, isChannelAxis, "its input's channel axis");
                     if ((Int(layer.ConfigNode, "groups") ?? 1) != 1) throw new SurgeonException($"Layer '{layer.Name}' ({layer.ClassName}) is a grouped convolution; deleting its input channels is not supported yet.");
@@ -359,12 +450,12 @@ internal static class ChannelDeletion
                             NoteInexact(layer, "zero padding at the borders meets a deleted channel's non-zero constant");
                     }
                     Slice(layer, kernelName, -2, keep);
-                    return null;
+                    return DeadOutput(layer, d, outRank);
                 case "Conv1DTranspose" or "Conv2DTranspose" or "Conv3DTranspose":
                     Require(layer, isChannelAxis, "its input's channel axis");
                     if (d.HasConstants) NoteInexact(layer, "a transposed convolution spreads a deleted channel's constant unevenly");
                     Slice(layer, "kernel", -1, keep);
-                    return null;
+                    return DeadOutput(layer, d, outRank);
                 case "DepthwiseConv1D" or "DepthwiseConv2D" or "SeparableConv1D" or "SeparableConv2D":
                     {
                         Require(layer, isChannelAxis, "its input's channel axis");
@@ -385,7 +476,7 @@ internal static class ChannelDeletion
                             var pointwiseInput = new Deletion(d.Axis, mask, constants);
                             if (pointwiseInput.HasConstants) AddToBias(layer, Fold(pointwiseInput, pwSum));
                             Slice(layer, "pointwise_kernel", -2, expanded);
-                            return null;
+                            return DeadOutput(layer, d, outRank);
                         }
                         if (layer.FindWeight("bias") is { } bias)
                         {
@@ -397,6 +488,7 @@ internal static class ChannelDeletion
                     }
                 case "SimpleRNN" or "GRU" or "LSTM":
                     Require(layer, d.Axis == inRank - 1, "its input's feature axis");
+                    if (d.IsDead) throw new SurgeonException($"Every input channel of recurrent layer '{layer.Name}' is deleted; its output would not be a constant that can be removed. Delete fewer channels.");
                     if (d.HasConstants)
                     {
                         var w = Edited(layer, "kernel");
@@ -564,6 +656,22 @@ internal static class ChannelDeletion
             }
         }
 
+        /// <summary>
+        /// A weighted layer whose every input channel is gone outputs a constant per channel, activation(bias) (its
+        /// input's constants already folded into that bias): the layer is removed and passes on a dead tensor carrying it.
+        /// Null (nothing passed on) while some input channel is kept.
+        /// </summary>
+        private Deletion? DeadOutput(KerasLayer layer, Deletion d, int outRank)
+        {
+            if (!d.IsDead) return null;
+            var count = ChannelCount(layer) ?? Int(layer.ConfigNode, "units", "filters") ?? throw new SurgeonException($"Layer '{layer.Name}' ({layer.ClassName}) loses every input channel and its output size is unknown.");
+            var biasName = layer.FindWeight("bias") is not null ? "bias" : layer.FindWeight("b") is not null ? "b" : null;
+            using var scope = NewDisposeScope();
+            var bias = biasName is null ? zeros(count, dtype: ScalarType.Float32) : Edited(layer, biasName).to_type(ScalarType.Float32).cpu().reshape(-1);
+            var activated = Forward.Activations.Apply(String(layer.ConfigNode, "activation"), bias, model.Source.KerasMajorVersion is 0 ? 2 : model.Source.KerasMajorVersion);
+            return new Deletion(OutputChannelAxis(layer, outRank), new bool[count], activated.to_type(ScalarType.Float64).cpu().data<double>().ToArray());
+        }
+
         private static void Require(KerasLayer layer, bool ok, string what)
         {
             if (!ok) throw new SurgeonException($"A channel deletion reaches layer '{layer.Name}' ({layer.ClassName}) on an axis it cannot repair; Surgeon handles deletions along {what}.");
@@ -575,8 +683,18 @@ internal static class ChannelDeletion
             var created = new List<Tensor>();
             try
             {
-                var layers = model.Layers.Select(l =>
+                foreach (var gone in _removed)
+                    if (_weights.Remove(gone, out var edits)) foreach (var t in edits.Values) t.Dispose();
+                // A bypassed Concatenate's output resolves to its remaining input (through chains of bypasses).
+                TensorRef Resolve(TensorRef t)
                 {
+                    while (_bypass.TryGetValue(t, out var next)) t = next;
+                    return t;
+                }
+                var bypass = _bypass.Keys.ToDictionary(t => t, Resolve);
+                var layers = model.Layers.Where(l => !_removed.Contains(l.Name)).Select(l =>
+                {
+                    var nodes = Rewiring.Rewire(l.InboundNodes.Select((node, n) => _nodeEdits.GetValueOrDefault((l.Name, n)) ?? node).ToArray(), bypass);
                     // Entries that may change (channel counts, Keras 3 build shapes) are copied: the input model stays as it was.
                     var entry = _channelCounts.ContainsKey(l.Name) || _configEdits.ContainsKey(l.Name) || l.Entry["build_config"] is not null ? (JsonObject)l.Entry.DeepClone() : l.Entry;
                     if (_configEdits.TryGetValue(l.Name, out var edit)) edit((JsonObject)entry["config"]!);
@@ -603,10 +721,17 @@ internal static class ChannelDeletion
                         return new KerasWeight(w.Name, value, w.Trainable, w.StoredName, w.ArchivePath);
                     }).ToArray();
                     if (l.NestedModel is not null) throw new SurgeonException($"Nested model '{l.Name}' cannot be operated on yet.");
-                    return new KerasLayer(entry, l.ClassName, l.Name, l.InboundNodes, weights, null, l.IsSynthesized) { ArchiveGroupNames = l.ArchiveGroupNames };
+                    return new KerasLayer(entry, l.ClassName, l.Name, nodes, weights, null, l.IsSynthesized) { ArchiveGroupNames = l.ArchiveGroupNames };
                 }).ToArray();
+                var outputs = model.Outputs.Select(o => bypass.GetValueOrDefault(o, o)).ToArray();
+                var root = model.Root;
+                if (!outputs.SequenceEqual(model.Outputs))
+                {
+                    root = (JsonObject)model.Root.DeepClone();
+                    foreach (var (from, to) in bypass) Rewiring.Rewrite(root["config"]?["output_layers"], from, to);
+                }
                 // Compile settings stay valid; optimizer state (per-weight slots) does not fit the new shapes and is dropped.
-                var result = model.Derive(layers);
+                var result = model.Derive(layers, outputs, root);
                 UpdateBuildConfigs(result);
                 return result;
             }

@@ -36,8 +36,10 @@ public sealed class ModelSurgeon
 
     /// <summary>
     /// Deletes output channels (Dense units, convolution filters, recurrent units) of <paramref name="layer"/> and
-    /// repairs every layer downstream. Validated now: the layer exists and has channels, indices are in range and
-    /// distinct, no other job targets it.
+    /// repairs every layer downstream. Negative indices count from the end (-1 is the last channel), as in Python.
+    /// Deleting every channel removes the layer's branch: the layers fed only by it go, and a Concatenate it feeds
+    /// loses that input (bypassed when one input is left). Validated now: the layer exists and has channels, indices
+    /// are in range and distinct, no other job targets it, and a removed branch reaches no model output.
     /// </summary>
     /// <exception cref="SurgeonException">The job is invalid; the message names the layer and the argument.</exception>
     public ModelSurgeon DeleteChannels(string layer, IEnumerable<int> channels)
@@ -50,16 +52,17 @@ public sealed class ModelSurgeon
             ?? throw new SurgeonException($"Layer '{layer}' ({target.ClassName}) has no channels to delete: only layers with units or filters (Dense, convolutions, recurrent layers) do.");
         var list = channels.ToArray();
         if (list.Length == 0) throw new SurgeonException($"DeleteChannels on layer '{layer}': no channels given.");
-        var bad = list.Where(c => c < 0 || c >= count).ToArray();
+        var bad = list.Where(c => c < -count || c >= count).ToArray();
         if (bad.Length > 0)
-            throw new SurgeonException($"DeleteChannels on layer '{layer}': channel index(es) {string.Join(", ", bad)} out of range; the layer has {count} channels (0 to {count - 1}).");
-        var duplicates = list.GroupBy(c => c).Where(g => g.Count() > 1).Select(g => g.Key).ToArray();
+            throw new SurgeonException($"DeleteChannels on layer '{layer}': channel index(es) {string.Join(", ", bad)} out of range; the layer has {count} channels (0 to {count - 1}, or -{count} to -1 from the end).");
+        var duplicates = list.GroupBy(c => c < 0 ? c + count : c).Where(g => g.Count() > 1)
+            .Select(g => g.Distinct().Count() > 1 ? $"{g.Key} (as {string.Join(" and ", g.Distinct())})" : $"{g.Key}").ToArray();
         if (duplicates.Length > 0)
             throw new SurgeonException($"DeleteChannels on layer '{layer}': channel index(es) {string.Join(", ", duplicates)} given more than once.");
-        if (list.Length == count)
-            throw new SurgeonException($"DeleteChannels on layer '{layer}': deleting all {count} channels would remove the layer's output; delete the layer instead.");
-        if (_deletions.ContainsKey(layer) || _deletedLayers.Contains(layer))
+        if (_deletions.ContainsKey(layer) || _deletedLayers.Contains(layer) || _edits.Any(e => e.Target == layer))
             throw new SurgeonException($"Layer '{layer}' already has a job; one layer takes one job.");
+        if (list.Length == count) ChannelDeletion.CheckBranchRemoval(_model, target, count);
+        list = list.Select(c => c < 0 ? c + count : c).ToArray();
         _deletions[layer] = list.Order().ToArray();
         return this;
     }
@@ -152,6 +155,7 @@ public sealed class ModelSurgeon
         return new SurgeryResult(model, channels?.DeletedChannels ?? new Dictionary<string, int[]>(), changed, channels?.CoupledLayers ?? Array.Empty<string>())
         {
             InexactLayers = channels?.InexactLayers ?? Array.Empty<string>(),
+            RemovedLayers = channels?.RemovedLayers ?? Array.Empty<string>(),
         };
     }
 }
@@ -178,6 +182,12 @@ public sealed class SurgeryResult : IDisposable
 
     /// <summary>Layers whose channels were deleted because an element-wise merge couples them to a job's layer.</summary>
     public IReadOnlyList<string> CoupledLayers { get; }
+
+    /// <summary>
+    /// Layers removed because every channel of their branch was deleted (the pruned layer, the layers fed only by it,
+    /// and a Concatenate left with one input).
+    /// </summary>
+    public IReadOnlyList<string> RemovedLayers { get; init; } = Array.Empty<string>();
 
     /// <summary>
     /// Where the result is not exactly the original with the deleted channels zeroed, and why (e.g. a deleted channel's

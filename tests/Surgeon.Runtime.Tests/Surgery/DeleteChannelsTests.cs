@@ -278,7 +278,7 @@ public sealed class DeleteChannelsTests
     [InlineData("nope", new[] { 0 }, "no layer named 'nope'")]
     [InlineData("l0", new[] { 5 }, "out of range; the layer has 5 channels")]
     [InlineData("l0", new[] { 1, 1 }, "given more than once")]
-    [InlineData("l0", new[] { 0, 1, 2, 3, 4 }, "deleting all 5 channels")]
+    [InlineData("l0", new[] { 0, 1, 2, 3, 4 }, "would remove model output 'l1'")]
     [InlineData("l1", new[] { 0 }, "has no channels")]
     public void DeleteChannels_InvalidJob_FailsWhenAdded(string layer, int[] channels, string message)
     {
