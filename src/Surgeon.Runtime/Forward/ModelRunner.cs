@@ -178,8 +178,8 @@ public sealed class ModelRunner : IDisposable
                 kept[t] = Array.IndexOf(tensors, o) >= 0 || Array.IndexOf(kept, o, 0, t) >= 0 ? o.alias() : o;
                 if (_zeroed is not null && _zeroed.TryGetValue(layer.Name, out var zero))
                 {
-                    var axis = ConfigValues.ChannelsFirst(layer.ConfigNode) && kept[t].dim() > 2 ? 1 : kept[t].dim() - 1;
-                    using var index = tensor(zero.Select(c => (long)c).ToArray(), device: kept[t].device);
+                    var (axis, positions) = ChannelDeletion.ChannelPositions(layer, (int)kept[t].dim(), t, zero);
+                    using var index = tensor(positions, device: kept[t].device);
                     kept[t] = kept[t].index_fill(axis, index, 0);
                 }
             }

@@ -158,6 +158,18 @@ internal static class WeightFactory
                     }
                     break;
                 }
+            case "ConvLSTM1D" or "ConvLSTM2D" or "ConvLSTM3D":
+                {
+                    // Input (batch, time, ..., channels), or channels_first (batch, time, channels, ...); four gate blocks.
+                    var rank = cls[8] - '0';
+                    var kernel = Ints(c, rank, "kernel_size")!.Select(k => (long)k).ToArray();
+                    var filters = (long)Int(c, "filters")!;
+                    var channels = Dim(channelsFirst ? input[2] : input[^1], "input channel count");
+                    yield return ("kernel", kernel.Append(channels).Append(4 * filters).ToArray(), Init("kernel_initializer", "GlorotUniform"));
+                    yield return ("recurrent_kernel", kernel.Append(filters).Append(4 * filters).ToArray(), Init("recurrent_initializer", "Orthogonal"));
+                    if (useBias) yield return ("bias", new[] { 4 * filters }, Init("bias_initializer", "Zeros"));
+                    break;
+                }
             case "PReLU":
                 {
                     var shape = input.Skip(1).Select(d => (long)Dim(d, "shape")).ToArray();
@@ -203,6 +215,22 @@ internal static class WeightFactory
                     if (useBias) yield return ("attention_output/bias", outFeatures, biasInit);
                     break;
                 }
+            case "Bidirectional":
+                {
+                    // Keras builds the backward layer as a mirror of the forward one unless one is given.
+                    var (forwardClass, forwardConfig) = Wrapped(c, "layer", layer);
+                    var (backwardClass, backwardConfig) = c["backward_layer"] is JsonObject ? Wrapped(c, "backward_layer", layer) : (forwardClass, forwardConfig);
+                    foreach (var (name, shape, init) in Specs(forwardClass, forwardConfig, input, layer)) yield return ("forward/" + name, shape, init);
+                    foreach (var (name, shape, init) in Specs(backwardClass, backwardConfig, input, layer)) yield return ("backward/" + name, shape, init);
+                    break;
+                }
+            case "TimeDistributed":
+                {
+                    // The wrapped layer sees one time step: the input without its time axis.
+                    var (innerClass, innerConfig) = Wrapped(c, "layer", layer);
+                    foreach (var spec in Specs(innerClass, innerConfig, input.Where((_, i) => i != 1).ToArray(), layer)) yield return spec;
+                    break;
+                }
             default:
                 if (LayerCatalog.VariableNames(cls, c) is { Length: > 0 })
                     throw new SurgeonException($"Cannot create weights for layer '{layer}': initialising {cls} layers is not supported yet.");
@@ -211,6 +239,11 @@ internal static class WeightFactory
     }
 
     /// <summary>A tensor initialised by a Keras initializer config (a name string or {class_name, config}).</summary>
+    private static (string ClassName, JsonObject Config) Wrapped(JsonObject c, string key, string layer) =>
+        c[key] is JsonObject inner && inner["class_name"] is JsonValue v && v.TryGetValue(out string? cls) && inner["config"] is JsonObject config
+            ? (cls, config)
+            : throw new SurgeonException($"Cannot create weights for layer '{layer}': its '{key}' config has no class_name and config.");
+
     internal static Tensor Create(JsonNode? init, long[] shape, Generator generator)
     {
         var name = init.AsString() ?? (init as JsonObject)?["class_name"].AsString() ?? "GlorotUniform";

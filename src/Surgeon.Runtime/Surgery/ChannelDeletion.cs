@@ -51,17 +51,53 @@ internal static class ChannelDeletion
 
     private static readonly HashSet<string> s_recurrent = new(StringComparer.Ordinal) { "SimpleRNN", "GRU", "LSTM" };
 
-    /// <summary>The number of output channels a layer can lose (units or filters), or null if it has none.</summary>
-    public static int? ChannelCount(KerasLayer layer) => layer.ClassName switch
+    private static readonly HashSet<string> s_convRecurrent = new(StringComparer.Ordinal) { "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D" };
+
+    /// <summary>
+    /// The number of output channels a layer can lose (units, filters, an Embedding's output_dim; for Bidirectional
+    /// and TimeDistributed, the wrapped layer's), or null if it has none.
+    /// </summary>
+    public static int? ChannelCount(KerasLayer layer) => ChannelCount(layer.ClassName, layer.ConfigNode);
+
+    private static int? ChannelCount(string className, JsonObject config) => className switch
     {
-        "Dense" or "SimpleRNN" or "GRU" or "LSTM" => Int(layer.ConfigNode, "units", "output_dim"),
-        _ when s_conv.Contains(layer.ClassName) => Int(layer.ConfigNode, "filters", "nb_filter"),
-        "Conv1DTranspose" or "Conv2DTranspose" or "Conv3DTranspose" or "SeparableConv1D" or "SeparableConv2D" => Int(layer.ConfigNode, "filters"),
+        "Dense" or "SimpleRNN" or "GRU" or "LSTM" => Int(config, "units", "output_dim"),
+        "Embedding" => Int(config, "output_dim"),
+        _ when s_conv.Contains(className) => Int(config, "filters", "nb_filter"),
+        "Conv1DTranspose" or "Conv2DTranspose" or "Conv3DTranspose" or "SeparableConv1D" or "SeparableConv2D" => Int(config, "filters"),
+        _ when s_convRecurrent.Contains(className) => Int(config, "filters"),
+        "Bidirectional" => Wrapped(config, "layer") is var (c, inner) && c is "SimpleRNN" or "GRU" or "LSTM" ? ChannelCount(c, inner) : null,
+        "TimeDistributed" => Wrapped(config, "layer") is var (c, inner) && c is not (null or "Bidirectional" or "TimeDistributed" or "Embedding") ? ChannelCount(c, inner) : null,
         _ => null,
     };
 
+    /// <summary>A wrapper's inner layer (class and config, not copied), or nulls.</summary>
+    private static (string? ClassName, JsonObject Config) Wrapped(JsonObject config, string key) =>
+        config[key] is JsonObject inner && inner["config"] is JsonObject innerConfig && inner["class_name"] is JsonValue v && v.TryGetValue(out string? cls)
+            ? (cls, innerConfig) : (null, new JsonObject());
+
+    /// <summary>
+    /// Where deleted <paramref name="channels"/> sit in output <paramref name="tensorIndex"/> (of rank
+    /// <paramref name="rank"/>) of <paramref name="layer"/>: the axis, and the indices (a concatenating Bidirectional
+    /// has each unit in both halves). Used to run the masked original.
+    /// </summary>
+    internal static (int Axis, long[] Indices) ChannelPositions(KerasLayer layer, int rank, int tensorIndex, int[] channels)
+    {
+        var axis = OutputChannelAxis(layer, rank);
+        var concatenated = layer.ClassName == "Bidirectional" && tensorIndex == 0 && (!layer.ConfigNode.ContainsKey("merge_mode") || String(layer.ConfigNode, "merge_mode") == "concat");
+        var count = ChannelCount(layer) ?? 0;
+        var indices = channels.Select(c => (long)c);
+        return (axis, (concatenated ? indices.Concat(indices.Select(c => c + count)) : indices).ToArray());
+    }
+
     /// <summary>The axis (with batch) that holds a layer's output channels.</summary>
-    private static int OutputChannelAxis(KerasLayer layer, int rank) => ChannelsFirst(layer.ConfigNode) && rank > 2 ? 1 : rank - 1;
+    private static int OutputChannelAxis(KerasLayer layer, int rank) => layer.ClassName switch
+    {
+        // TimeDistributed keeps the inner layer's layout behind the time axis.
+        "TimeDistributed" => ChannelsFirst(Wrapped(layer.ConfigNode, "layer").Config) && rank > 3 ? 2 : rank - 1,
+        "Bidirectional" => rank - 1,
+        _ => ChannelsFirst(layer.ConfigNode) && rank > 2 ? 1 : rank - 1,
+    };
 
     public static SurgeryResult Apply(KerasModel model, IReadOnlyDictionary<string, int[]> jobs, CouplingPolicy coupling)
     {
@@ -172,10 +208,10 @@ internal static class ChannelDeletion
         private void NoteInexact(KerasLayer layer, string why) => _inexact.Add($"{layer.Name} ({layer.ClassName}): {why}");
 
         /// <summary>Adds the deleted channels' constant contribution, <paramref name="delta"/>, to a consumer's bias.</summary>
-        private void AddToBias(KerasLayer layer, Tensor delta)
+        private void AddToBias(KerasLayer layer, Tensor delta, string prefix = "")
         {
             if (delta.abs().max().item<double>() == 0) return;
-            var name = layer.FindWeight("bias") is not null ? "bias" : layer.FindWeight("b") is not null ? "b" : null;
+            var name = layer.FindWeight(prefix + "bias") is not null ? prefix + "bias" : layer.FindWeight(prefix + "b") is not null ? prefix + "b" : null;
             if (name is null)
             {
                 NoteInexact(layer, "a deleted channel carries a constant into it but it has no bias to absorb it");
@@ -376,9 +412,11 @@ internal static class ChannelDeletion
                     DeleteOutputs(layer, channels, Enumerable.Range(0, count).Where(c => mask[c]).Select(c => (long)c).ToArray(), count);
                     _channelCounts[layer.Name] = count - channels.Length;
                 }
-                // Every output loses the channels (an RNN's states as well as its output).
+                // Every output loses the channels (an RNN's states as well as its output); a Bidirectional concatenating
+                // its directions loses them in both halves.
                 var outputs = shapes.OutputShapes(layer.Name, node) ?? new[] { new int?[outRank] };
-                return outputs.Select(shape => (Deletion?)new Deletion(OutputChannelAxis(layer, shape.Length), mask)).ToArray();
+                var concatenated = layer.ClassName == "Bidirectional" && (!layer.ConfigNode.ContainsKey("merge_mode") || String(layer.ConfigNode, "merge_mode") == "concat");
+                return outputs.Select((shape, t) => (Deletion?)new Deletion(OutputChannelAxis(layer, shape.Length), t == 0 && concatenated ? mask.Concat(mask).ToArray() : mask)).ToArray();
             }
             return new[] { consumed };
         }
@@ -388,6 +426,52 @@ internal static class ChannelDeletion
         {
             switch (layer.ClassName)
             {
+                case "Bidirectional":
+                    {
+                        // Both directions lose the units (the backward layer is a mirror of the forward one).
+                        var inner = Wrapped(layer.ConfigNode, "layer").ClassName!;
+                        if (layer.ConfigNode["backward_layer"] is JsonObject && ChannelCount(Wrapped(layer.ConfigNode, "backward_layer").ClassName ?? "", Wrapped(layer.ConfigNode, "backward_layer").Config) != count)
+                            throw new SurgeonException($"Bidirectional layer '{layer.Name}' has a backward layer of a different size; deleting units from both is not supported.");
+                        DeleteRecurrentOutputs(layer, inner, "forward/", keep, count);
+                        DeleteRecurrentOutputs(layer, inner, "backward/", keep, count);
+                        break;
+                    }
+                case "TimeDistributed":
+                    DeleteInnerOutputs(layer, Wrapped(layer.ConfigNode, "layer").ClassName!, keep, count);
+                    break;
+                default:
+                    DeleteInnerOutputs(layer, layer.ClassName, keep, count);
+                    break;
+            }
+        }
+
+        private void DeleteRecurrentOutputs(KerasLayer layer, string className, string prefix, long[] keep, int count)
+        {
+            var gates = className switch { "LSTM" => 4, "GRU" => 3, _ => 1 };
+            var gateKeep = Enumerable.Range(0, gates).SelectMany(g => keep.Select(k => g * count + k)).ToArray();
+            Slice(layer, prefix + "kernel", -1, gateKeep);
+            Slice(layer, prefix + "recurrent_kernel", -1, gateKeep);
+            Slice(layer, prefix + "recurrent_kernel", 0, keep);
+            Slice(layer, prefix + "bias", -1, gateKeep);
+        }
+
+        private void DeleteInnerOutputs(KerasLayer layer, string className, long[] keep, int count)
+        {
+            switch (className)
+            {
+                case "Embedding":
+                    Slice(layer, "embeddings", -1, keep);
+                    break;
+                case var c when s_convRecurrent.Contains(c):
+                    {
+                        // Four gate blocks of filters on the last axis; the recurrent kernel also loses its input channels.
+                        var gateKeep = Enumerable.Range(0, 4).SelectMany(g => keep.Select(k => g * count + k)).ToArray();
+                        Slice(layer, "kernel", -1, gateKeep);
+                        Slice(layer, "recurrent_kernel", -1, gateKeep);
+                        Slice(layer, "recurrent_kernel", -2, keep);
+                        Slice(layer, "bias", -1, gateKeep);
+                        break;
+                    }
                 case "Dense":
                     Slice(layer, "kernel", -1, keep);
                     Slice(layer, "bias", -1, keep);
@@ -405,15 +489,8 @@ internal static class ChannelDeletion
                     Slice(layer, "bias", -1, keep);
                     break;
                 case "SimpleRNN" or "GRU" or "LSTM":
-                    {
-                        var gates = layer.ClassName switch { "LSTM" => 4, "GRU" => 3, _ => 1 };
-                        var gateKeep = Enumerable.Range(0, gates).SelectMany(g => keep.Select(k => g * count + k)).ToArray();
-                        Slice(layer, "kernel", -1, gateKeep);
-                        Slice(layer, "recurrent_kernel", -1, gateKeep);
-                        Slice(layer, "recurrent_kernel", 0, keep);
-                        Slice(layer, "bias", -1, gateKeep);
-                        break;
-                    }
+                    DeleteRecurrentOutputs(layer, className, "", keep, count);
+                    break;
                 default:
                     throw new SurgeonException($"Deleting channels of layer '{layer.Name}' ({layer.ClassName}) is not supported yet.");
             }
@@ -428,29 +505,59 @@ internal static class ChannelDeletion
             switch (layer.ClassName)
             {
                 case "Dense" or "TimeDistributedDense":
-                    Require(layer, d.Axis == inRank - 1, "its input's last axis");
-                    if (d.HasConstants)
-                    {
-                        var w = Edited(layer, "kernel");
-                        AddToBias(layer, Fold(d, w));
-                    }
-                    Slice(layer, "kernel", 0, keep);
-                    return DeadOutput(layer, d, outRank);
+                    return ConsumeDense(layer, layer.ConfigNode, d, inRank, outRank);
                 case var c when s_conv.Contains(c):
                     Require(layer, isChannelAxis, "its input's channel axis");
-                    if ((Int(layer.ConfigNode, "groups") ?? 1) != 1) throw new SurgeonException($"Layer '{layer.Name}' ({layer.ClassName}) is a grouped convolution; deleting its input channels is not supported yet.");
-                    var kernelName = layer.FindWeight("kernel") is not null ? "kernel" : "W";
-                    if (d.HasConstants)
+                    return ConsumeConv(layer, layer.ConfigNode, d, outRank);
+                case var c when s_convRecurrent.Contains(c):
                     {
-                        // A constant input channel adds constant * (sum of its kernel taps) to every output position.
-                        var w = Edited(layer, kernelName);
-                        var summed = w.sum(Enumerable.Range(0, (int)w.dim() - 2).Select(i => (long)i).ToArray());
-                        AddToBias(layer, Fold(d, summed));
-                        if ((String(layer.ConfigNode, "padding", "border_mode") ?? "valid") != "valid")
-                            NoteInexact(layer, "zero padding at the borders meets a deleted channel's non-zero constant");
+                        // Input (batch, time, ..., channels) or channels_first (batch, time, channels, ...).
+                        Require(layer, d.Axis == (ChannelsFirst(layer.ConfigNode) ? 2 : inRank - 1), "its input's channel axis");
+                        if (d.IsDead) throw new SurgeonException($"Every input channel of recurrent layer '{layer.Name}' is deleted; its output would not be a constant that can be removed. Delete fewer channels.");
+                        if (d.HasConstants)
+                        {
+                            var w = Edited(layer, "kernel");
+                            AddToBias(layer, Fold(d, w.sum(Enumerable.Range(0, (int)w.dim() - 2).Select(i => (long)i).ToArray())));
+                            if ((String(layer.ConfigNode, "padding") ?? "valid") != "valid")
+                                NoteInexact(layer, "zero padding at the borders meets a deleted channel's non-zero constant");
+                        }
+                        Slice(layer, "kernel", -2, keep);
+                        return null;
                     }
-                    Slice(layer, kernelName, -2, keep);
-                    return DeadOutput(layer, d, outRank);
+                case "Bidirectional":
+                    {
+                        Require(layer, Wrapped(layer.ConfigNode, "layer").ClassName is "SimpleRNN" or "GRU" or "LSTM" && d.Axis == inRank - 1, "the feature axis of a wrapped SimpleRNN, GRU or LSTM");
+                        if (d.IsDead) throw new SurgeonException($"Every input channel of recurrent layer '{layer.Name}' is deleted; its output would not be a constant that can be removed. Delete fewer channels.");
+                        foreach (var side in new[] { "forward/", "backward/" })
+                        {
+                            if (d.HasConstants) AddToBias(layer, Fold(d, Edited(layer, side + "kernel")), side);
+                            Slice(layer, side + "kernel", 0, keep);
+                        }
+                        return null;
+                    }
+                case "TimeDistributed":
+                    {
+                        // The wrapped layer runs on every time step: the deletion's axis is one further right.
+                        var (inner, innerConfig) = Wrapped(layer.ConfigNode, "layer");
+                        var innerChannelAxis = ChannelsFirst(innerConfig) && inRank > 3 ? 2 : inRank - 1;
+                        switch (inner)
+                        {
+                            case "Dense":
+                                return ConsumeDense(layer, innerConfig, d, inRank, outRank);
+                            case var ic when ic is not null && s_conv.Contains(ic):
+                                Require(layer, d.Axis == innerChannelAxis, "its input's channel axis");
+                                return ConsumeConv(layer, innerConfig, d, outRank);
+                            case "Flatten":
+                                return FlattenDeletion(layer, innerConfig, Shape(from), d, leading: 2);
+                            case "BatchNormalization" or "LayerNormalization" or "PReLU" or "Activation":
+                                throw new SurgeonException($"A channel deletion reaches layer '{layer.Name}' (TimeDistributed({inner})); use the {inner} layer directly (it already applies to every time step).");
+                            case var ic when ic is not null && s_passThrough.Contains(ic):
+                                Require(layer, d.Axis == innerChannelAxis, "its input's channel axis");
+                                return d;
+                            default:
+                                throw new SurgeonException($"A channel deletion reaches layer '{layer.Name}' (TimeDistributed({inner})), which Surgeon cannot repair yet.");
+                        }
+                    }
                 case "Conv1DTranspose" or "Conv2DTranspose" or "Conv3DTranspose":
                     Require(layer, isChannelAxis, "its input's channel axis");
                     if (d.HasConstants) NoteInexact(layer, "a transposed convolution spreads a deleted channel's constant unevenly");
@@ -554,21 +661,7 @@ internal static class ChannelDeletion
                     Require(layer, isChannelAxis, "its input's channel axis");
                     return new Deletion(Bool(layer.ConfigNode, "keepdims", false) ? d.Axis : 1, d.Keep, d.Constants);
                 case "Flatten":
-                    {
-                        var shape = Shape(from);
-                        if (shape.Skip(1).Any(s => s is null)) throw new SurgeonException($"Flatten layer '{layer.Name}' has an input of unknown size; the flattened features of a deleted channel cannot be located.");
-                        var dims = shape.Skip(1).Select(s => (long)s!.Value).ToArray();
-                        // Lay the channel flags and constants out on the full tensor shape, then flatten them as Flatten does.
-                        var view = Enumerable.Repeat(1L, dims.Length).ToArray();
-                        view[d.Axis - 1] = d.Keep.Length;
-                        using var keepFlags = tensor(d.Keep).reshape(view).expand(dims);
-                        using var constValues = tensor(d.Constants).reshape(view).expand(dims);
-                        var permutation = Enumerable.Range(1, dims.Length - 1).Append(0).Select(i => (long)i).ToArray();
-                        var channelsFirstFlatten = ChannelsFirst(layer.ConfigNode) && shape.Length > 2;
-                        using var flatKeep = (channelsFirstFlatten ? keepFlags.permute(permutation) : keepFlags).reshape(-1).contiguous();
-                        using var flatConst = (channelsFirstFlatten ? constValues.permute(permutation) : constValues).reshape(-1).contiguous();
-                        return new Deletion(1, flatKeep.data<bool>().ToArray(), flatConst.data<double>().ToArray());
-                    }
+                    return FlattenDeletion(layer, layer.ConfigNode, Shape(from), d, leading: 1);
                 case "Reshape":
                     {
                         var target = Shape(new TensorRef(layer.Name, 0));
@@ -656,19 +749,66 @@ internal static class ChannelDeletion
             }
         }
 
+        private Deletion? ConsumeDense(KerasLayer layer, JsonObject config, Deletion d, int inRank, int outRank)
+        {
+            Require(layer, d.Axis == inRank - 1, "its input's last axis");
+            if (d.HasConstants) AddToBias(layer, Fold(d, Edited(layer, "kernel")));
+            Slice(layer, "kernel", 0, d.KeptIndices());
+            return DeadOutput(layer, d, outRank, config);
+        }
+
+        private Deletion? ConsumeConv(KerasLayer layer, JsonObject config, Deletion d, int outRank)
+        {
+            if ((Int(config, "groups") ?? 1) != 1)
+                throw new SurgeonException($"Layer '{layer.Name}' ({layer.ClassName}) is a grouped convolution; deleting some of its input channels would leave groups of different sizes, which Keras cannot express.");
+            var kernelName = layer.FindWeight("kernel") is not null ? "kernel" : "W";
+            if (d.HasConstants)
+            {
+                // A constant input channel adds constant * (sum of its kernel taps) to every output position.
+                var w = Edited(layer, kernelName);
+                var summed = w.sum(Enumerable.Range(0, (int)w.dim() - 2).Select(i => (long)i).ToArray());
+                AddToBias(layer, Fold(d, summed));
+                if ((String(config, "padding", "border_mode") ?? "valid") != "valid")
+                    NoteInexact(layer, "zero padding at the borders meets a deleted channel's non-zero constant");
+            }
+            Slice(layer, kernelName, -2, d.KeptIndices());
+            return DeadOutput(layer, d, outRank, config);
+        }
+
+        /// <summary>
+        /// Flatten (or TimeDistributed(Flatten), <paramref name="leading"/> = 2) turns a channel deletion into kept features:
+        /// the channel flags and constants laid out on the full tensor shape, then flattened as Flatten does.
+        /// </summary>
+        private static Deletion FlattenDeletion(KerasLayer layer, JsonObject config, int?[] shape, Deletion d, int leading)
+        {
+            if (shape.Skip(leading).Any(s => s is null)) throw new SurgeonException($"Flatten layer '{layer.Name}' has an input of unknown size; the flattened features of a deleted channel cannot be located.");
+            var dims = shape.Skip(leading).Select(s => (long)s!.Value).ToArray();
+            var view = Enumerable.Repeat(1L, dims.Length).ToArray();
+            view[d.Axis - leading] = d.Keep.Length;
+            using var keepFlags = tensor(d.Keep).reshape(view).expand(dims);
+            using var constValues = tensor(d.Constants).reshape(view).expand(dims);
+            // channels_first Flatten moves the channels last first (as Keras does for TF's layout).
+            var permutation = Enumerable.Range(1, dims.Length - 1).Append(0).Select(i => (long)i).ToArray();
+            var channelsFirstFlatten = ChannelsFirst(config) && shape.Length > leading + 1;
+            using var flatKeep = (channelsFirstFlatten ? keepFlags.permute(permutation) : keepFlags).reshape(-1).contiguous();
+            using var flatConst = (channelsFirstFlatten ? constValues.permute(permutation) : constValues).reshape(-1).contiguous();
+            return new Deletion(leading, flatKeep.data<bool>().ToArray(), flatConst.data<double>().ToArray());
+        }
+
         /// <summary>
         /// A weighted layer whose every input channel is gone outputs a constant per channel, activation(bias) (its
         /// input's constants already folded into that bias): the layer is removed and passes on a dead tensor carrying it.
         /// Null (nothing passed on) while some input channel is kept.
         /// </summary>
-        private Deletion? DeadOutput(KerasLayer layer, Deletion d, int outRank)
+        private Deletion? DeadOutput(KerasLayer layer, Deletion d, int outRank, JsonObject? config = null)
         {
             if (!d.IsDead) return null;
-            var count = ChannelCount(layer) ?? Int(layer.ConfigNode, "units", "filters") ?? throw new SurgeonException($"Layer '{layer.Name}' ({layer.ClassName}) loses every input channel and its output size is unknown.");
+            config ??= layer.ConfigNode;
+            var count = ChannelCount(layer) ?? Int(config, "units", "filters") ?? throw new SurgeonException($"Layer '{layer.Name}' ({layer.ClassName}) loses every input channel and its output size is unknown.");
             var biasName = layer.FindWeight("bias") is not null ? "bias" : layer.FindWeight("b") is not null ? "b" : null;
             using var scope = NewDisposeScope();
             var bias = biasName is null ? zeros(count, dtype: ScalarType.Float32) : Edited(layer, biasName).to_type(ScalarType.Float32).cpu().reshape(-1);
-            var activated = Forward.Activations.Apply(String(layer.ConfigNode, "activation"), bias, model.Source.KerasMajorVersion is 0 ? 2 : model.Source.KerasMajorVersion);
+            var activated = Forward.Activations.Apply(String(config, "activation"), bias, model.Source.KerasMajorVersion is 0 ? 2 : model.Source.KerasMajorVersion);
             return new Deletion(OutputChannelAxis(layer, outRank), new bool[count], activated.to_type(ScalarType.Float64).cpu().data<double>().ToArray());
         }
 
@@ -701,8 +841,13 @@ internal static class ChannelDeletion
                     if (_channelCounts.TryGetValue(l.Name, out var count))
                     {
                         var config = (JsonObject)entry["config"]!;
-                        foreach (var key in new[] { "units", "filters", "output_dim", "nb_filter" })
-                            if (config.ContainsKey(key)) config[key] = count;
+                        // A wrapper's count lives in its wrapped layer(s).
+                        var counted = l.ClassName is "Bidirectional" or "TimeDistributed"
+                            ? new[] { "layer", "backward_layer" }.Select(k => (config[k] as JsonObject)?["config"] as JsonObject).Where(c => c is not null).Select(c => c!)
+                            : new[] { config };
+                        foreach (var c in counted)
+                            foreach (var key in new[] { "units", "filters", "output_dim", "nb_filter" })
+                                if (c.ContainsKey(key)) c[key] = count;
                     }
                     var weights = l.Weights.Select(w =>
                     {

@@ -49,7 +49,7 @@ public sealed class ModelSurgeon
         var target = _model.FindLayer(layer)
             ?? throw new SurgeonException($"Model '{_model.Name}' has no layer named '{layer}'.{LayerNames.Suggest(layer, _model.Layers.Select(l => l.Name))}");
         var count = ChannelDeletion.ChannelCount(target)
-            ?? throw new SurgeonException($"Layer '{layer}' ({target.ClassName}) has no channels to delete: only layers with units or filters (Dense, convolutions, recurrent layers) do.");
+            ?? throw new SurgeonException($"Layer '{layer}' ({target.ClassName}) has no channels to delete: only layers with units or filters (Dense, convolutions, recurrent layers, Embedding, and those wrapped in Bidirectional or TimeDistributed) do.");
         var list = channels.ToArray();
         if (list.Length == 0) throw new SurgeonException($"DeleteChannels on layer '{layer}': no channels given.");
         var bad = list.Where(c => c < -count || c >= count).ToArray();
