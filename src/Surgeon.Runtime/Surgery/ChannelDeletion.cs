@@ -189,6 +189,7 @@ internal static class ChannelDeletion
         // Edited weights that are views of the input model's storage: Build must copy them, never hand them out.
         private readonly HashSet<Tensor> _views = new(ReferenceEqualityComparer.Instance);
         private readonly Dictionary<string, Deletion?[]> _seenInputs = new(StringComparer.Ordinal);
+        private readonly Dictionary<string, Deletion?> _consumed = new(StringComparer.Ordinal);
         private readonly Dictionary<string, int> _channelCounts = new(StringComparer.Ordinal);
         private readonly HashSet<string> _targetsDone = new(StringComparer.Ordinal);
         private readonly List<string> _inexact = new();
@@ -388,6 +389,8 @@ internal static class ChannelDeletion
             {
                 if (seen.Length != ins.Length || seen.Where((d, i) => !(d is null ? ins[i] is null : d.SameAs(ins[i]))).Any())
                     throw new SurgeonException($"Layer '{layer.Name}' ({layer.ClassName}) is shared by several calls that receive different channel deletions; its weights cannot fit both.");
+                if (seen.Where((d, i) => d is not null && !d.Constants.SequenceEqual(ins[i]!.Constants)).Any())
+                    NoteInexact(layer, "it is shared by calls whose deleted channels carry different constants; the first call's are folded");
             }
             else
             {
@@ -396,8 +399,12 @@ internal static class ChannelDeletion
 
             var outRank = shapes.OutputShapes(layer.Name, node)?[0].Length ?? 0;
             Deletion? consumed = null;
-            if (refs.Count > 1 && ins.Any(d => d is not null)) consumed = ConsumeMany(layer, refs, ins, outRank);
+            // Shared weights are repaired once, at the first call; later calls pass on what it passed on. (Layers
+            // without weights work per call: a shared Flatten may see inputs of different sizes.)
+            if (seen is not null && layer.Weights.Count > 0) consumed = _consumed.GetValueOrDefault(layer.Name);
+            else if (refs.Count > 1 && ins.Any(d => d is not null)) consumed = ConsumeMany(layer, refs, ins, outRank);
             else if (input is not null) consumed = Consume(layer, refs[0], input, outRank);
+            _consumed[layer.Name] = consumed;
 
             // A call fed only by a removed branch is removed too (whatever job it has).
             if (IsDead(consumed)) return (shapes.OutputShapes(layer.Name, node) ?? new[] { new int?[outRank] }).Select(_ => consumed).ToArray();
@@ -873,7 +880,7 @@ internal static class ChannelDeletion
                 if (!outputs.SequenceEqual(model.Outputs))
                 {
                     root = (JsonObject)model.Root.DeepClone();
-                    foreach (var (from, to) in bypass) Rewiring.Rewrite(root["config"]?["output_layers"], from, to);
+                    Rewiring.Rewrite(root["config"]?["output_layers"], bypass);
                 }
                 // Compile settings stay valid; optimizer state (per-weight slots) does not fit the new shapes and is dropped.
                 var result = model.Derive(layers, outputs, root);
