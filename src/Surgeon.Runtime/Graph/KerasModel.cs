@@ -145,6 +145,12 @@ public sealed class KerasModel : IDisposable
         return ModelCopy.To(this, device);
     }
 
+    /// <summary>
+    /// A stable hash of the layer graph (names, classes, channel counts, wiring); see
+    /// <see cref="global::Surgeon.ArchitectureFingerprint"/>. Surgery plans check it before they run.
+    /// </summary>
+    public string ArchitectureFingerprint => global::Surgeon.ArchitectureFingerprint.Of(this);
+
     /// <summary>The architecture as Keras's <c>model.to_json()</c> would write it, in the model's own dialect.</summary>
     public string ToJson(bool indented = false) => IO.ConfigWriter.ToJson(this, indented);
 
