@@ -37,16 +37,24 @@ internal static class LayerDeletion
             while (replace.TryGetValue(t, out var next)) t = next;
             return t;
         }
-        if (model.Outputs.Any(o => replace.ContainsKey(o)))
-            throw new SurgeonException($"Layer '{model.Outputs.First(o => replace.ContainsKey(o)).Layer}' is a model output; deleting model outputs is not supported yet.");
         var resolved = replace.Keys.ToDictionary(t => t, Resolve);
+        // A deleted model output hands the output over to its input (not to a model input itself: nothing would be computed).
+        var outputs = model.Outputs.Select(o => resolved.GetValueOrDefault(o, o)).ToArray();
+        if (outputs.Where((o, i) => !o.Equals(model.Outputs[i]) && model[o.Layer].ClassName == "InputLayer").Select(o => o.Layer).FirstOrDefault() is { } input)
+            throw new SurgeonException($"Deleting layer(s) {string.Join(", ", names.Select(n => $"'{n}'"))} would make model input '{input}' a model output with nothing computed; keep at least one layer.");
+        var root = model.Root;
+        if (!outputs.SequenceEqual(model.Outputs))
+        {
+            root = (JsonObject)model.Root.DeepClone();
+            Rewiring.Rewrite(root["config"]?["output_layers"], resolved);
+        }
 
         var created = new List<TorchSharp.torch.Tensor>();
         try
         {
             var layers = model.Layers.Where(l => !names.Contains(l.Name))
                 .Select(l => Rewiring.CopyLayer(l, Rewiring.Rewire(l.InboundNodes, resolved), created, "layer deletion")).ToList();
-            return GraphOrder.InKerasOrder(model.Derive(layers));
+            return GraphOrder.InKerasOrder(model.Derive(layers, outputs, root));
         }
         catch
         {

@@ -11,7 +11,8 @@ internal enum LayerEditKind
     Replace,
 }
 
-internal sealed record LayerEdit(LayerEditKind Kind, string Target, LayerSpec Spec);
+/// <summary>An insertion or replacement; <paramref name="Calls"/> limits an insertion to some calls of a shared layer (null: all).</summary>
+internal sealed record LayerEdit(LayerEditKind Kind, string Target, LayerSpec Spec, IReadOnlyList<int>? Calls = null);
 
 /// <summary>
 /// Inserts a layer before or after another, or puts one in place of another. Unlike keras-surgeon, an insertion before
@@ -40,8 +41,12 @@ internal static class LayerEditing
         var expected = new List<int?[]>();
         var consumerMap = new Dictionary<TensorRef, TensorRef>(); // for every consumer (InsertAfter, Replace)
         IReadOnlyList<KerasNode>? targetNodes = null;              // the target's rewired calls (InsertBefore)
+        // An insertion may be limited to some calls of a shared target: the new layer's calls are numbered from 0.
+        var selected = edit.Calls ?? Enumerable.Range(0, nodeCount).ToArray();
         for (var n = 0; n < nodeCount; n++)
         {
+            var j = ((IList<int>)selected).IndexOf(n);
+            if (j < 0) continue;
             var outShapes = shapes.OutputShapes(target.Name, n);
             switch (edit.Kind)
             {
@@ -59,7 +64,7 @@ internal static class LayerEditing
                         throw new SurgeonException($"Layer '{target.Name}' ({target.ClassName}) has {(outShapes is null ? "an unknown number of" : outShapes.Count.ToString(System.Globalization.CultureInfo.InvariantCulture))} outputs; a layer can only be inserted after a layer with one output.");
                     newNodes.Add(new KerasNode(new[] { new TensorRef(target.Name, n) }, null));
                     expected.Add(outShapes[0]);
-                    consumerMap[new TensorRef(target.Name, n)] = new TensorRef(name, n);
+                    consumerMap[new TensorRef(target.Name, n)] = new TensorRef(name, j);
                     break;
                 case LayerEditKind.Replace:
                     if (outShapes is null)
@@ -76,9 +81,11 @@ internal static class LayerEditing
         {
             targetNodes = target.InboundNodes.Select((node, n) =>
             {
+                var j = ((IList<int>)selected).IndexOf(n);
+                if (j < 0) return node;
                 var raw = node.Raw?.DeepClone();
-                Rewiring.Rewrite(raw, node.Inputs[0], new TensorRef(name, n));
-                return new KerasNode(new[] { new TensorRef(name, n) }, raw);
+                Rewiring.Rewrite(raw, node.Inputs[0], new TensorRef(name, j));
+                return new KerasNode(new[] { new TensorRef(name, j) }, raw);
             }).ToArray();
         }
 
@@ -115,7 +122,7 @@ internal static class LayerEditing
             if (!outputs.SequenceEqual(model.Outputs) && !model.IsSequential)
             {
                 root = (JsonObject)model.Root.DeepClone();
-                foreach (var (from, to) in consumerMap) Rewiring.Rewrite(root["config"]?["output_layers"], from, to);
+                Rewiring.Rewrite(root["config"]?["output_layers"], consumerMap);
             }
             var result = model.Derive(layers, outputs, root);
             Check(result, name, expected, spec, target);
@@ -219,7 +226,7 @@ internal static class Rewiring
         {
             if (!node.Inputs.Any(map.ContainsKey)) return node;
             var raw = node.Raw?.DeepClone();
-            foreach (var (from, to) in map) Rewrite(raw, from, to);
+            Rewrite(raw, map);
             return new KerasNode(node.Inputs.Select(i => map.TryGetValue(i, out var to) ? to : i).ToArray(), raw);
         }).ToArray();
     }
@@ -241,23 +248,33 @@ internal static class Rewiring
     }
 
     /// <summary>Replaces references to <paramref name="from"/> in a serialized node or endpoint list (either dialect) with <paramref name="to"/>.</summary>
-    public static void Rewrite(JsonNode? node, TensorRef from, TensorRef to)
+    public static void Rewrite(JsonNode? node, TensorRef from, TensorRef to) => Rewrite(node, new Dictionary<TensorRef, TensorRef> { [from] = to });
+
+    /// <summary>
+    /// Replaces every reference found in <paramref name="map"/> in a serialized node or endpoint list (either dialect),
+    /// in one pass: a renumbering such as 2 to 1 and 1 to 0 does not chain.
+    /// </summary>
+    public static void Rewrite(JsonNode? node, IReadOnlyDictionary<TensorRef, TensorRef> map)
     {
         switch (node)
         {
-            case JsonArray a when a.Count >= 3 && a[0] is JsonValue v && v.TryGetValue(out string? layer) && layer == from.Layer
-                && a[1] is JsonValue n && n.TryGetValue(out int nodeIndex) && nodeIndex == from.NodeIndex && a[2] is JsonValue t && t.TryGetValue(out int tensorIndex) && tensorIndex == from.TensorIndex:
+            case JsonArray a when AsRef(a) is { } from && map.TryGetValue(from, out var to):
                 a[0] = to.Layer;
                 a[1] = to.NodeIndex;
                 a[2] = to.TensorIndex;
-                for (var i = 3; i < a.Count; i++) Rewrite(a[i], from, to);
+                for (var i = 3; i < a.Count; i++) Rewrite(a[i], map);
                 break;
             case JsonArray a:
-                foreach (var item in a) Rewrite(item, from, to);
+                foreach (var item in a) Rewrite(item, map);
                 break;
             case JsonObject o:
-                foreach (var (_, value) in o) Rewrite(value, from, to);
+                foreach (var (_, value) in o) Rewrite(value, map);
                 break;
         }
     }
+
+    /// <summary>A serialized tensor reference: <c>[layer, node, tensor, ...]</c> (Keras 1/2 nodes, Keras 3 keras_history, endpoint lists).</summary>
+    private static TensorRef? AsRef(JsonArray a) =>
+        a.Count >= 3 && a[0] is JsonValue v && v.TryGetValue(out string? layer) && a[1] is JsonValue n && n.TryGetValue(out int node) && a[2] is JsonValue t && t.TryGetValue(out int tensor)
+            ? new TensorRef(layer, node, tensor) : null;
 }

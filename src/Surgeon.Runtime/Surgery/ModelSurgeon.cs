@@ -22,6 +22,10 @@ public sealed class ModelSurgeon
     private readonly Dictionary<string, int[]> _deletions = new(StringComparer.Ordinal);
     private readonly HashSet<string> _deletedLayers = new(StringComparer.Ordinal);
     private readonly List<LayerEdit> _edits = new();
+    // Calls (layer, node index) that already have a job: one job per call.
+    private readonly HashSet<(string, int)> _claimed = new();
+    // Jobs on some calls of a shared layer run on a copy of the layer that takes those calls (made first in Operate).
+    private readonly List<(string Layer, int[] Calls, string Copy)> _splits = new();
 
     /// <summary>Starts surgery on <paramref name="model"/>.</summary>
     public ModelSurgeon(KerasModel model)
@@ -42,12 +46,18 @@ public sealed class ModelSurgeon
     /// are in range and distinct, no other job targets it, and a removed branch reaches no model output.
     /// </summary>
     /// <exception cref="SurgeonException">The job is invalid; the message names the layer and the argument.</exception>
-    public ModelSurgeon DeleteChannels(string layer, IEnumerable<int> channels)
+    /// <param name="layer">The layer whose output channels go.</param>
+    /// <param name="channels">The channel indices.</param>
+    /// <param name="nodeIndices">
+    /// For a shared layer, the calls (Keras node indices) to prune; null for all. The pruned calls are then made by a
+    /// copy of the layer named <c>&lt;layer&gt;_delete_channels</c> (as keras-surgeon names it); the other calls keep the
+    /// original layer and weights.
+    /// </param>
+    public ModelSurgeon DeleteChannels(string layer, IEnumerable<int> channels, IEnumerable<int>? nodeIndices = null)
     {
         ArgumentNullException.ThrowIfNull(layer);
         ArgumentNullException.ThrowIfNull(channels);
-        var target = _model.FindLayer(layer)
-            ?? throw new SurgeonException($"Model '{_model.Name}' has no layer named '{layer}'.{LayerNames.Suggest(layer, _model.Layers.Select(l => l.Name))}");
+        var target = Find(layer);
         var count = ChannelDeletion.ChannelCount(target)
             ?? throw new SurgeonException($"Layer '{layer}' ({target.ClassName}) has no channels to delete: only layers with units or filters (Dense, convolutions, recurrent layers, Embedding, and those wrapped in Bidirectional or TimeDistributed) do.");
         var list = channels.ToArray();
@@ -59,25 +69,68 @@ public sealed class ModelSurgeon
             .Select(g => g.Distinct().Count() > 1 ? $"{g.Key} (as {string.Join(" and ", g.Distinct())})" : $"{g.Key}").ToArray();
         if (duplicates.Length > 0)
             throw new SurgeonException($"DeleteChannels on layer '{layer}': channel index(es) {string.Join(", ", duplicates)} given more than once.");
-        if (_deletions.ContainsKey(layer) || _deletedLayers.Contains(layer) || _edits.Any(e => e.Target == layer))
-            throw new SurgeonException($"Layer '{layer}' already has a job; one layer takes one job.");
-        if (list.Length == count) ChannelDeletion.CheckBranchRemoval(_model, target, count);
+        var calls = Calls(target, nodeIndices, "DeleteChannels");
+        if (list.Length == count && calls is null) ChannelDeletion.CheckBranchRemoval(_model, target, count);
+        Claim(target, calls);
         list = list.Select(c => c < 0 ? c + count : c).ToArray();
-        _deletions[layer] = list.Order().ToArray();
+        _deletions[calls is null ? layer : Split(target, calls, "delete_channels")] = list.Order().ToArray();
         return this;
+    }
+
+    private KerasLayer Find(string layer) => _model.FindLayer(layer)
+        ?? throw new SurgeonException($"Model '{_model.Name}' has no layer named '{layer}'.{LayerNames.Suggest(layer, _model.Layers.Select(l => l.Name))}");
+
+    /// <summary>The validated node indices of a job, or null when it covers every call of the layer.</summary>
+    private static int[]? Calls(KerasLayer target, IEnumerable<int>? nodeIndices, string job)
+    {
+        if (nodeIndices is null) return null;
+        var calls = nodeIndices.ToArray();
+        var count = target.InboundNodes.Count;
+        if (calls.Length == 0) throw new SurgeonException($"{job} on layer '{target.Name}': no node indices given (pass null for every call).");
+        var bad = calls.Where(n => n < 0 || n >= count).ToArray();
+        if (bad.Length > 0)
+            throw new SurgeonException($"{job} on layer '{target.Name}': node index(es) {string.Join(", ", bad)} out of range; the layer is called {count} time(s) (0 to {count - 1}).");
+        var duplicates = calls.GroupBy(n => n).Where(g => g.Count() > 1).Select(g => g.Key).ToArray();
+        if (duplicates.Length > 0)
+            throw new SurgeonException($"{job} on layer '{target.Name}': node index(es) {string.Join(", ", duplicates)} given more than once.");
+        return calls.Length == count ? null : calls.Order().ToArray();
+    }
+
+    /// <summary>Marks the job's calls as taken; a call takes one job.</summary>
+    private void Claim(KerasLayer target, int[]? calls)
+    {
+        var nodes = calls ?? Enumerable.Range(0, Math.Max(1, target.InboundNodes.Count)).ToArray();
+        var taken = nodes.Where(n => _claimed.Contains((target.Name, n))).ToArray();
+        if (taken.Length > 0)
+            throw new SurgeonException(target.InboundNodes.Count > 1
+                ? $"Layer '{target.Name}' already has a job on call(s) {string.Join(", ", taken)}; one call takes one job."
+                : $"Layer '{target.Name}' already has a job; one layer takes one job.");
+        foreach (var n in nodes) _claimed.Add((target.Name, n));
+    }
+
+    /// <summary>Registers a copy of <paramref name="target"/> for <paramref name="calls"/> and returns its (free) name.</summary>
+    private string Split(KerasLayer target, int[] calls, string suffix)
+    {
+        var stem = $"{target.Name}_{suffix}";
+        var name = stem;
+        for (var i = 1; _model.FindLayer(name) is not null || _splits.Any(s => s.Copy == name) || _edits.Any(e => e.Spec.Name == name); i++) name = $"{stem}_{i}";
+        _splits.Add((target.Name, calls, name));
+        return name;
     }
 
     /// <summary>
     /// Deletes <paramref name="layer"/>: its consumers take its input instead. The layer must have one input and keep
     /// its input's shape (Dropout, BatchNormalization, activations, same-size Dense ...), checked when the surgery runs.
     /// </summary>
-    public ModelSurgeon DeleteLayer(string layer)
+    /// <param name="layer">The layer to delete.</param>
+    /// <param name="nodeIndices">For a shared layer, the calls to delete; null for all (the other calls stay).</param>
+    public ModelSurgeon DeleteLayer(string layer, IEnumerable<int>? nodeIndices = null)
     {
         ArgumentNullException.ThrowIfNull(layer);
-        if (_model.FindLayer(layer) is null)
-            throw new SurgeonException($"Model '{_model.Name}' has no layer named '{layer}'.{LayerNames.Suggest(layer, _model.Layers.Select(l => l.Name))}");
-        if (_deletions.ContainsKey(layer) || !_deletedLayers.Add(layer))
-            throw new SurgeonException($"Layer '{layer}' already has a job; one layer takes one job.");
+        var target = Find(layer);
+        var calls = Calls(target, nodeIndices, "DeleteLayer");
+        Claim(target, calls);
+        _deletedLayers.Add(calls is null ? layer : Split(target, calls, "deleted"));
         return this;
     }
 
@@ -86,40 +139,53 @@ public sealed class ModelSurgeon
     /// other consumers of the same tensor keep it). The new layer must keep its input's shape. A layer called several
     /// times gets one new layer, shared by all its calls. Checked when the surgery runs.
     /// </summary>
-    public ModelSurgeon InsertLayerBefore(string layer, LayerSpec newLayer) => AddEdit(LayerEditKind.InsertBefore, layer, newLayer);
+    /// <param name="layer">The layer whose input gets the new layer.</param>
+    /// <param name="newLayer">The layer to insert.</param>
+    /// <param name="nodeIndices">For a shared layer, the calls whose input gets it; null for all.</param>
+    public ModelSurgeon InsertLayerBefore(string layer, LayerSpec newLayer, IEnumerable<int>? nodeIndices = null) => AddEdit(LayerEditKind.InsertBefore, layer, newLayer, nodeIndices);
 
     /// <summary>
     /// Inserts <paramref name="newLayer"/> after <paramref name="layer"/>: every consumer of its output (and a model
     /// output on it) takes the new layer's output instead. The new layer must keep the shape. Checked when the surgery runs.
     /// </summary>
-    public ModelSurgeon InsertLayerAfter(string layer, LayerSpec newLayer) => AddEdit(LayerEditKind.InsertAfter, layer, newLayer);
+    /// <param name="layer">The layer whose output goes through the new layer.</param>
+    /// <param name="newLayer">The layer to insert.</param>
+    /// <param name="nodeIndices">For a shared layer, the calls whose outputs go through it; null for all.</param>
+    public ModelSurgeon InsertLayerAfter(string layer, LayerSpec newLayer, IEnumerable<int>? nodeIndices = null) => AddEdit(LayerEditKind.InsertAfter, layer, newLayer, nodeIndices);
 
     /// <summary>
     /// Puts <paramref name="newLayer"/> in place of <paramref name="layer"/>, called on the same inputs; it must output
     /// the same shape (so the layers after it still fit). Give <see cref="LayerSpec.Name"/> the old name to keep it.
     /// Checked when the surgery runs.
     /// </summary>
-    public ModelSurgeon ReplaceLayer(string layer, LayerSpec newLayer) => AddEdit(LayerEditKind.Replace, layer, newLayer);
+    /// <param name="layer">The layer to replace.</param>
+    /// <param name="newLayer">The layer that takes its place.</param>
+    /// <param name="nodeIndices">For a shared layer, the calls to replace; null for all (the other calls keep the old layer).</param>
+    public ModelSurgeon ReplaceLayer(string layer, LayerSpec newLayer, IEnumerable<int>? nodeIndices = null) => AddEdit(LayerEditKind.Replace, layer, newLayer, nodeIndices);
 
-    private ModelSurgeon AddEdit(LayerEditKind kind, string layer, LayerSpec newLayer)
+    private ModelSurgeon AddEdit(LayerEditKind kind, string layer, LayerSpec newLayer, IEnumerable<int>? nodeIndices)
     {
         ArgumentNullException.ThrowIfNull(layer);
         ArgumentNullException.ThrowIfNull(newLayer);
-        var target = _model.FindLayer(layer)
-            ?? throw new SurgeonException($"Model '{_model.Name}' has no layer named '{layer}'.{LayerNames.Suggest(layer, _model.Layers.Select(l => l.Name))}");
+        var target = Find(layer);
         if (kind != LayerEditKind.InsertAfter && target.ClassName == "InputLayer")
             throw new SurgeonException($"Layer '{layer}' is an input layer; a layer can only be inserted after it.");
-        if (_deletions.ContainsKey(layer) || _deletedLayers.Contains(layer) || _edits.Any(e => e.Target == layer))
-            throw new SurgeonException($"Layer '{layer}' already has a job; one layer takes one job.");
+        var calls = Calls(target, nodeIndices, kind == LayerEditKind.Replace ? "ReplaceLayer" : "InsertLayer");
         if (newLayer.Name is { } name)
         {
-            var keepsName = kind == LayerEditKind.Replace && name == layer;
+            // Replacing every call may keep the old name; replacing some leaves the old layer in place.
+            var keepsName = kind == LayerEditKind.Replace && name == layer && calls is null;
             if (!keepsName && _model.FindLayer(name) is not null)
                 throw new SurgeonException($"New layer name '{name}' is already used by a layer of model '{_model.Name}'.");
             if (_edits.Any(e => e.Spec.Name == name))
                 throw new SurgeonException($"New layer name '{name}' is given to two new layers.");
         }
-        _edits.Add(new LayerEdit(kind, layer, newLayer));
+        Claim(target, calls);
+        // Insertions change only the chosen calls' wiring (the layer stays shared); a replacement of some calls
+        // replaces a copy of the layer that takes them.
+        _edits.Add(kind == LayerEditKind.Replace && calls is not null
+            ? new LayerEdit(kind, Split(target, calls, "replaced"), newLayer)
+            : new LayerEdit(kind, layer, newLayer, calls));
         return this;
     }
 
@@ -129,13 +195,45 @@ public sealed class ModelSurgeon
     /// </summary>
     public SurgeryResult Operate()
     {
-        SurgeryResult? channels = _deletions.Count > 0 || (_deletedLayers.Count == 0 && _edits.Count == 0) ? ChannelDeletion.Apply(_model, _deletions, Coupling) : null;
+        // Jobs on some calls of a shared layer first get their copy of the layer.
+        // Node indices are given in the input model's numbering; a split renumbers the calls its layer keeps.
+        var splitOff = _splits.GroupBy(x => x.Layer).ToDictionary(g => g.Key, _ => new List<int>());
+        int Renumbered(string layer, int call) => splitOff.TryGetValue(layer, out var gone) ? call - gone.Count(g => g < call) : call;
+        var start = _model;
+        try
+        {
+            foreach (var (layer, calls, copy) in _splits)
+            {
+                var next = CallSplitting.Apply(start, layer, calls.Select(c => Renumbered(layer, c)).ToArray(), copy);
+                splitOff[layer].AddRange(calls);
+                if (!ReferenceEquals(start, _model)) start.Dispose();
+                start = next;
+            }
+        }
+        catch
+        {
+            if (!ReferenceEquals(start, _model)) start.Dispose();
+            throw;
+        }
+        SurgeryResult? channels = null;
+        if (_deletions.Count > 0 || (_deletedLayers.Count == 0 && _edits.Count == 0))
+        {
+            try
+            {
+                channels = ChannelDeletion.Apply(start, _deletions, Coupling);
+            }
+            finally
+            {
+                if (!ReferenceEquals(start, _model)) start.Dispose();
+            }
+        }
         if (_deletedLayers.Count == 0 && _edits.Count == 0) return channels!;
         // Each later step makes a new model from the previous one, which is freed (never the input model).
         var steps = new List<Func<KerasModel, KerasModel>>();
         if (_deletedLayers.Count > 0) steps.Add(m => LayerDeletion.Apply(m, _deletedLayers));
-        steps.AddRange(_edits.Select(e => (Func<KerasModel, KerasModel>)(m => LayerEditing.Apply(m, e))));
-        var model = channels?.Model ?? _model;
+        steps.AddRange(_edits.Select(e => e.Calls is null ? e : e with { Calls = e.Calls.Select(c => Renumbered(e.Target, c)).ToArray() })
+            .Select(e => (Func<KerasModel, KerasModel>)(m => LayerEditing.Apply(m, e))));
+        var model = channels?.Model ?? start;
         try
         {
             foreach (var step in steps)
@@ -205,6 +303,8 @@ public sealed class SurgeryResult : IDisposable
     public double MaxDifference(KerasModel original, int batch = 4, long seed = 0)
     {
         ArgumentNullException.ThrowIfNull(original);
+        if (DeletedChannels.Keys.FirstOrDefault(k => original.FindLayer(k) is null) is { } copy)
+            throw new SurgeonException($"Layer '{copy}' is a copy made for a job on some calls of a shared layer; the masked original cannot zero one call only, so this surgery cannot be verified by MaxDifference.");
         using var scope = TorchSharp.torch.NewDisposeScope();
         using var masked = ModelRunner.Create(original, new RunOptions { ZeroedChannels = DeletedChannels });
         using var pruned = ModelRunner.Create(Model);

@@ -24,6 +24,28 @@ public sealed class DeleteLayerTests
         RecordedOutputTests.AssertClose(ya, yb, "without dropout");
     }
 
+    [Fact]
+    public void DeleteLayer_ModelOutput_HandsTheOutputToItsInputAndSaves()
+    {
+        const string json = """
+            {"class_name": "Functional", "config": {"name": "m", "layers": [
+              {"class_name": "InputLayer", "name": "x", "config": {"batch_input_shape": [null, 4], "name": "x"}, "inbound_nodes": []},
+              {"class_name": "Dense", "name": "d", "config": {"name": "d", "units": 4}, "inbound_nodes": [[["x", 0, 0, {}]]]},
+              {"class_name": "Activation", "name": "act", "config": {"name": "act", "activation": "softmax"}, "inbound_nodes": [[["d", 0, 0, {}]]]}],
+              "input_layers": [["x", 0, 0]], "output_layers": [["act", 0, 0]]}}
+            """;
+        using var model = KerasFile.CreateFromArchitecture(json, seed: 1);
+        using var dir = new TempDir();
+
+        using var result = new ModelSurgeon(model).DeleteLayer("act").Operate();
+        KerasFile.Save(result.Model, dir.File("m.h5"));
+        using var reloaded = KerasFile.Load(dir.File("m.h5"));
+
+        Assert.Equal(new[] { new TensorRef("d") }, reloaded.Outputs);
+        var e = Assert.Throws<SurgeonException>(() => new ModelSurgeon(model).DeleteLayer("act").DeleteLayer("d").Operate());
+        Assert.Contains("would make model input 'x' a model output", e.Message);
+    }
+
     [SkippableFact]
     public void DeleteLayer_ResidualConv_RewiresConsumersAndSavesInKerasDialect()
     {
