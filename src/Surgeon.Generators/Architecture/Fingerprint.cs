@@ -8,7 +8,7 @@ namespace Surgeon.Generators.Architecture;
 
 /// <summary>
 /// The architecture fingerprint, computed exactly as Surgeon.Runtime's <c>ArchitectureFingerprint</c> does: 64-bit
-/// FNV-1a over the UTF-8 canonical text (header, one <c>layer</c> line per layer in ordinal name order with its
+/// FNV-1a over the UTF-8 canonical text (header, one <c>layer</c> line (name, class, width) per layer in ordinal name order with its
 /// <c>call</c> lines, then <c>input</c> and <c>output</c> lines).
 /// </summary>
 internal static class Fingerprint
@@ -23,9 +23,9 @@ internal static class Fingerprint
         sb.Append(Header);
         foreach (var layer in model.Layers.OrderBy(l => l.Name, StringComparer.Ordinal))
         {
-            var channels = ChannelRule.ChannelCount(layer.ClassName, layer.Config);
+            var width = ChannelRule.Width(layer.Config);
             sb.Append("\nlayer ").Append(layer.Name).Append('|').Append(layer.ClassName).Append('|')
-                .Append(channels is { } c ? c.ToString(CultureInfo.InvariantCulture) : "-");
+                .Append(width is { } w ? w.ToString(CultureInfo.InvariantCulture) : "-");
             for (var i = 0; i < layer.Calls.Count; i++)
             {
                 sb.Append("\ncall ").Append(layer.Name).Append('#').Append(i.ToString(CultureInfo.InvariantCulture)).Append('|')

@@ -363,6 +363,25 @@ internal sealed class ShapeCalculator
                     r[a] = sum;
                     return One(r);
                 }
+            case "Dot":
+                {
+                    var y = inputs[1];
+                    var axes = (Ints(c, 2, "axes") ?? throw new InvalidOperationException()).Select((a, i) => a < 0 ? inputs[i].Length + a : a).ToArray();
+                    var left = x.Where((_, i) => i != axes[0]);
+                    var right = y.Where((_, i) => i != axes[1]).Skip(1);
+                    var r = left.Concat(right).ToArray();
+                    return One(r.Length == 1 ? new[] { r[0], 1 } : r);
+                }
+            case "Attention" or "AdditiveAttention":
+                {
+                    var value = inputs.Count > 1 ? inputs[1] : x;
+                    var output = WithLast(x, value[value.Length - 1]);
+                    return c.Bool("return_attention_scores", false)
+                        ? new List<int?[]> { output, new[] { x[0], x[1], value[1] } }
+                        : One(output);
+                }
+            case "MultiHeadAttention":
+                return One(Shape(c["output_shape"]) is { } outputShape ? x.Take(x.Length - 1).Concat(outputShape).ToArray() : x);
             case "Embedding":
                 return One(x.Concat(new[] { c.Int("output_dim") }).ToArray());
             case "SimpleRNN" or "GRU" or "LSTM":

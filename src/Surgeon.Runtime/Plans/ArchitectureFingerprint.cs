@@ -1,11 +1,12 @@
 using System.Globalization;
 using System.Text;
+using System.Text.Json.Nodes;
 
 namespace Surgeon;
 
 /// <summary>
-/// A stable hash of a model's layer graph: layer names, classes, channel counts and wiring (each call's input tensors,
-/// the model's inputs and outputs). Weights, other config values, layer order and the file format do not count, so
+/// A stable hash of a model's layer graph: layer names, classes, widths (units, filters, output_dim) and wiring (each
+/// call's input tensors, the model's inputs and outputs). Weights, other config values, layer order and the file format do not count, so
 /// the same architecture read from <c>.h5</c>, <c>.keras</c> or its JSON has the same fingerprint. A surgery plan records
 /// the fingerprint of the architecture it was compiled against and refuses a model whose fingerprint differs.
 /// </summary>
@@ -13,13 +14,16 @@ namespace Surgeon;
 /// The Surgeon source generator computes the same value at compile time; both hash <see cref="CanonicalText"/>:
 /// <code>
 /// surgeon-architecture-v1
-/// layer NAME|CLASS|CHANNELS          one per layer, ordinal order of names; CHANNELS is "-" for a layer without channels
+/// layer NAME|CLASS|WIDTH             one per layer, ordinal order of names
 /// call NAME#I|A[n][t],B[n][t]        one per call I of the layer, its input tensors in order
 /// input A[n][t]                      the model's inputs, in order
 /// output A[n][t]                     the model's outputs, in order
 /// </code>
 /// lines joined by <c>\n</c>, encoded as UTF-8 and hashed with 64-bit FNV-1a, written as 16 lower-case hex digits.
-/// Nested models count as one layer (their class), without their inner layers.
+/// WIDTH is the first whole number among the config values <c>units</c>, <c>filters</c>, <c>output_dim</c> and
+/// <c>nb_filter</c> (for a wrapper such as Bidirectional, its wrapped layer's), or <c>-</c>. It is defined by the
+/// config alone, not by what surgery supports, so fingerprints do not change when Surgeon learns to prune more layer
+/// classes. Nested models count as one layer (their class), without their inner layers.
 /// </remarks>
 public static class ArchitectureFingerprint
 {
@@ -37,9 +41,7 @@ public static class ArchitectureFingerprint
         sb.Append(Header);
         foreach (var layer in model.Layers.OrderBy(l => l.Name, StringComparer.Ordinal))
         {
-            var channels = ChannelCount(layer);
-            sb.Append("\nlayer ").Append(layer.Name).Append('|').Append(layer.ClassName).Append('|')
-                .Append(channels is { } c ? c.ToString(CultureInfo.InvariantCulture) : "-");
+            sb.Append("\nlayer ").Append(layer.Name).Append('|').Append(layer.ClassName).Append('|').Append(Width(layer.ConfigNode));
             for (var i = 0; i < layer.InboundNodes.Count; i++)
             {
                 sb.Append("\ncall ").Append(layer.Name).Append('#').Append(i.ToString(CultureInfo.InvariantCulture)).Append('|')
@@ -51,14 +53,21 @@ public static class ArchitectureFingerprint
         return sb.ToString();
     }
 
-    /// <summary>
-    /// The number of output channels <see cref="ModelSurgeon.DeleteChannels"/> can delete from <paramref name="layer"/>
-    /// (units or filters), or null for a layer without channels.
-    /// </summary>
-    public static int? ChannelCount(KerasLayer layer)
+    private static readonly string[] s_widthKeys = { "units", "filters", "output_dim", "nb_filter" };
+
+    private static string Width(JsonObject config)
     {
-        ArgumentNullException.ThrowIfNull(layer);
-        return ChannelDeletion.ChannelCount(layer);
+        foreach (var key in s_widthKeys)
+        {
+            if (config[key] is JsonValue v && Whole(v) is { } n) return n.ToString(CultureInfo.InvariantCulture);
+        }
+        return config["layer"] is JsonObject inner && inner["config"] is JsonObject innerConfig ? Width(innerConfig) : "-";
+    }
+
+    private static int? Whole(JsonValue v)
+    {
+        if (v.TryGetValue(out int i)) return i;
+        return v.TryGetValue(out double d) && d == Math.Floor(d) && d is >= int.MinValue and <= int.MaxValue ? (int)d : null;
     }
 
     /// <summary>64-bit FNV-1a of the UTF-8 bytes of <paramref name="text"/>, as 16 lower-case hex digits.</summary>

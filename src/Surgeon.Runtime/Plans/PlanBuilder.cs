@@ -117,7 +117,7 @@ public sealed class PlanBuilder
                 result.Add($"layer '{handle.Name}' is a {layer.ClassName}, not a {handle.ClassName}");
                 continue;
             }
-            var channels = ArchitectureFingerprint.ChannelCount(layer);
+            var channels = LayerChannels.Count(layer);
             var expected = (handle as ChannelLayerHandle)?.ChannelCount;
             if (channels != expected)
                 result.Add($"layer '{handle.Name}' has {channels?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "no"} channels, not {expected?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "none"}");
