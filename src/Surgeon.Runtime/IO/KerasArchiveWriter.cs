@@ -28,6 +28,9 @@ internal static class KerasArchiveWriter
             ["keras_version"] = model.Source.Format == ModelFormat.KerasArchive && model.Source.KerasVersion is { } v ? v : "3.0.0",
             ["date_saved"] = DateTime.Now.ToString("yyyy-MM-dd@HH:mm:ss", CultureInfo.InvariantCulture),
         };
+        // Keras 3 lists (and names the weight groups of) a Functional model's layers in its own graph order, and a
+        // reader assigns weight groups in config order: write the config in that order so that both agree.
+        model = GraphOrder.InKerasOrder(model);
         var config = Keras3Dialect.Convert(model, path).ToJsonString();
         // Keras's entry order; the weights are written by the HDF5 writer straight into the archive (no temporary copy).
         using var stream = new FileStream(tempPath, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1 << 16);

@@ -50,7 +50,7 @@ internal static class CallSplitting
                 root = (JsonObject)model.Root.DeepClone();
                 Rewiring.Rewrite(root["config"]?["output_layers"], map);
             }
-            return GraphOrder.InKerasOrder(model.Derive(layers, outputs, root));
+            return model.Derive(layers, outputs, root);
         }
         catch
         {

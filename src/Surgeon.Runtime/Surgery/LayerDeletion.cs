@@ -54,7 +54,7 @@ internal static class LayerDeletion
         {
             var layers = model.Layers.Where(l => !names.Contains(l.Name))
                 .Select(l => Rewiring.CopyLayer(l, Rewiring.Rewire(l.InboundNodes, resolved), created, "layer deletion")).ToList();
-            return GraphOrder.InKerasOrder(model.Derive(layers, outputs, root));
+            return model.Derive(layers, outputs, root);
         }
         catch
         {

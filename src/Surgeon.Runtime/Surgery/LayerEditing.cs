@@ -126,7 +126,7 @@ internal static class LayerEditing
             }
             var result = model.Derive(layers, outputs, root);
             Check(result, name, expected, spec, target);
-            return GraphOrder.InKerasOrder(result);
+            return result;
         }
         catch
         {
