@@ -719,6 +719,7 @@ internal static class ChannelDeletion
                 }).ToArray();
                 return all[0] with { Constants = combined };
             }
+            if (layer.ClassName == "MultiHeadAttention") return ConsumeAttention(layer, refs, ins);
             if (layer.ClassName != "Concatenate")
                 throw new SurgeonException($"A channel deletion reaches layer '{layer.Name}' ({layer.ClassName}), which Surgeon cannot repair yet.");
             var rank = Shape(refs[0]).Length;
@@ -739,6 +740,45 @@ internal static class ChannelDeletion
         }
 
         /// <summary>
+        /// MultiHeadAttention: the query, key and value projections drop the input rows of deleted features (their
+        /// constants folded into the projection biases). The output keeps its size: when the query loses features and
+        /// <c>output_shape</c> was implied by them, it is written out, so the layers after it are untouched.
+        /// </summary>
+        private Deletion? ConsumeAttention(KerasLayer layer, IReadOnlyList<TensorRef> refs, Deletion?[] ins)
+        {
+            var call = Forward.Kernels.Attention.AttentionCall.For(layer, multiHead: true);
+            var masks = new[] { call.QueryMask, call.ValueMask, call.KeyMask, call.AttentionMask };
+            if (masks.Any(m => m >= 0 && m < ins.Length && ins[m] is not null))
+                throw new SurgeonException($"A channel deletion reaches a mask argument of attention layer '{layer.Name}'; masks are not features and cannot lose channels.");
+            foreach (var (role, index) in new[] { ("query", call.Query), ("value", call.Value), ("key", call.Key >= 0 ? call.Key : call.Value) })
+            {
+                if (ins[index] is not { } d) continue;
+                Require(layer, d.Axis == Shape(refs[index]).Length - 1, $"the feature axis of its {role}");
+                if (d.IsDead) throw new SurgeonException($"Every {role} feature of attention layer '{layer.Name}' is deleted; delete fewer channels.");
+                var kernel = Edited(layer, role + "/kernel"); // (features, heads, dim)
+                if (d.HasConstants)
+                {
+                    using var delta = Fold(d, kernel.reshape(kernel.shape[0], -1)).reshape(kernel.shape[1], kernel.shape[2]);
+                    if (layer.FindWeight(role + "/bias") is null) NoteInexact(layer, $"a deleted {role} feature carries a constant but the projection has no bias");
+                    else
+                    {
+                        var bias = Edited(layer, role + "/bias");
+                        SetWeight(layer, role + "/bias", (bias.to_type(ScalarType.Float64) + delta).to_type(bias.dtype));
+                    }
+                }
+                Slice(layer, role + "/kernel", 0, d.KeptIndices());
+                if (role == "query" && IsNull(layer.ConfigNode["output_shape"]))
+                {
+                    var features = d.Keep.Length;
+                    _configEdits[layer.Name] = config => config["output_shape"] = features;
+                }
+            }
+            return null;
+        }
+
+        private static bool IsNull(JsonNode? node) => node is null || (node is JsonValue v && v.GetValueKind() == System.Text.Json.JsonValueKind.Null);
+
+        /// <summary>
         /// Keras 3 builds each layer from its <c>build_config</c> input shape before loading weights: rewrite the shapes
         /// that a deletion changed so the saved file reloads.
         /// </summary>
@@ -747,10 +787,21 @@ internal static class ChannelDeletion
             var shapes = ShapeInference.For(result);
             foreach (var layer in result.Layers)
             {
-                if (layer.Entry["build_config"] is not JsonObject build || !build.ContainsKey("input_shape") || layer.InboundNodes.Count == 0) continue;
+                var build = layer.Entry["build_config"] as JsonObject ?? new JsonObject();
+                if ((!layer.Entry.ContainsKey("build_config") && layer.ClassName != "MultiHeadAttention") || layer.InboundNodes.Count == 0) continue;
                 var inputs = layer.InboundNodes[0].Inputs.Select(r => shapes.OutputShapes(r.Layer, r.NodeIndex) is { } o && r.TensorIndex < o.Count ? o[r.TensorIndex] : null).ToArray();
-                if (inputs.Any(i => i is null)) continue;
                 static JsonArray ToJson(int?[] shape) => new(shape.Select(d => (JsonNode?)(d is null ? null : JsonValue.Create(d.Value))).ToArray());
+                if (layer.ClassName == "MultiHeadAttention")
+                {
+                    // Attention records each argument's shape by name (Keras 3 build_config, tf.keras config).
+                    var call = Forward.Kernels.Attention.AttentionCall.For(layer, multiHead: true);
+                    foreach (var named in new[] { build["shapes_dict"] as JsonObject, layer.Entry["config"] as JsonObject })
+                        foreach (var (key, index) in new[] { ("query_shape", call.Query), ("value_shape", call.Value), ("key_shape", call.Key) })
+                            if (named is not null && index >= 0 && index < inputs.Length && inputs[index] is { } shape && named.ContainsKey(key) && !IsNull(named[key]) && !JsonNode.DeepEquals(named[key], ToJson(shape)))
+                                named[key] = ToJson(shape);
+                    continue;
+                }
+                if (!build.ContainsKey("input_shape") || inputs.Any(i => i is null)) continue;
                 JsonNode updated = inputs.Length == 1 ? ToJson(inputs[0]!) : new JsonArray(inputs.Select(i => (JsonNode?)ToJson(i!)).ToArray());
                 if (!JsonNode.DeepEquals(updated, build["input_shape"])) build["input_shape"] = updated;
             }
@@ -843,7 +894,7 @@ internal static class ChannelDeletion
                 {
                     var nodes = Rewiring.Rewire(l.InboundNodes.Select((node, n) => _nodeEdits.GetValueOrDefault((l.Name, n)) ?? node).ToArray(), bypass);
                     // Entries that may change (channel counts, Keras 3 build shapes) are copied: the input model stays as it was.
-                    var entry = _channelCounts.ContainsKey(l.Name) || _configEdits.ContainsKey(l.Name) || l.Entry["build_config"] is not null ? (JsonObject)l.Entry.DeepClone() : l.Entry;
+                    var entry = _channelCounts.ContainsKey(l.Name) || _configEdits.ContainsKey(l.Name) || _weights.ContainsKey(l.Name) || l.Entry["build_config"] is not null ? (JsonObject)l.Entry.DeepClone() : l.Entry;
                     if (_configEdits.TryGetValue(l.Name, out var edit)) edit((JsonObject)entry["config"]!);
                     if (_channelCounts.TryGetValue(l.Name, out var count))
                     {
