@@ -66,7 +66,7 @@ internal static class DiagnosticDescriptors
 
     public static readonly DiagnosticDescriptor LayerHasNoChannels = Create(
         "SRG010", "Layer has no channels to delete",
-        "Layer '{0}' ({1}) has no channels to delete: only Dense, convolution and recurrent layers do",
+        "Layer '{0}' ({1}) has no channels to delete: only Dense, Embedding, convolution and recurrent layers (and Bidirectional or TimeDistributed wrappers of them) do",
         Jobs, DiagnosticSeverity.Error);
 
     public static readonly DiagnosticDescriptor NoChannelsGiven = Create(

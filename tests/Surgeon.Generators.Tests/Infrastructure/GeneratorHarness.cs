@@ -79,12 +79,18 @@ public static class GeneratorHarness
 
     private static readonly Lazy<ImmutableArray<MetadataReference>> s_references = new(LoadReferences);
 
-    public static CSharpCompilation Compile([StringSyntax("C#")] params string[] sources) =>
+    public static CSharpCompilation Compile([StringSyntax("C#")] params string[] sources) => Compile(sources, withRuntime: true);
+
+    /// <summary>A library compilation of <paramref name="sources"/> (files Plan0.cs, Plan1.cs ... in the project folder).</summary>
+    public static CSharpCompilation Compile(IEnumerable<string> sources, bool withRuntime) =>
         CSharpCompilation.Create(
             "PlanTests",
             sources.Select((s, i) => CSharpSyntaxTree.ParseText(s, ParseOptions, path: $"{ProjectDir}Plan{i}.cs")),
-            s_references.Value,
+            withRuntime ? s_references.Value : s_references.Value.Where(r => !IsRuntime(r)),
             new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, nullableContextOptions: NullableContextOptions.Enable));
+
+    private static bool IsRuntime(MetadataReference r) =>
+        r is PortableExecutableReference { FilePath: { } path } && Path.GetFileName(path) is "Surgeon.Runtime.dll" or "TorchSharp.dll";
 
     public static GeneratorDriver CreateDriver(IEnumerable<ModelFile> models, string? projectDir = ProjectDir)
     {
