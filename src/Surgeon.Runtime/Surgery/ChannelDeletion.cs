@@ -622,6 +622,44 @@ internal static class ChannelDeletion
                         foreach (var w in new[] { "gamma", "beta", "moving_mean", "moving_variance" }) Slice(layer, w, -1, keep);
                         return d with { Constants = constants };
                     }
+                case "GroupNormalization":
+                    {
+                        var axis = Int(layer.ConfigNode, "axis") ?? -1;
+                        Require(layer, (axis < 0 ? inRank + axis : axis) == d.Axis, "its channel axis");
+                        var groups = Int(layer.ConfigNode, "groups") ?? 32;
+                        var size = d.Keep.Length / groups;
+                        var lost = Enumerable.Range(0, groups).Select(g => d.Keep.Skip(g * size).Take(size).Count(k => !k)).ToArray();
+                        var constants = (double[])d.Constants.Clone();
+                        if (lost.All(n => n == 0 || n == size))
+                        {
+                            // Whole groups go: the others keep their statistics (exact). A removed group of constants
+                            // normalises to (c - mean) / sqrt(var + eps) * gamma + beta per channel.
+                            double[] Read(string w, double dflt) => layer.FindWeight(w) is { } x ? x.Value.to_type(ScalarType.Float64).cpu().data<double>().ToArray() : Enumerable.Repeat(dflt, d.Keep.Length).ToArray();
+                            var (gamma, beta) = (Read("gamma", 1), Read("beta", 0));
+                            var epsilon = layer.ConfigNode["epsilon"] is JsonValue ev && ev.TryGetValue(out double eps) ? eps : 1e-3;
+                            for (var g = 0; g < groups; g++)
+                            {
+                                if (lost[g] == 0) continue;
+                                var c = d.Constants.Skip(g * size).Take(size).ToArray();
+                                var mean = c.Average();
+                                var variance = c.Select(v => (v - mean) * (v - mean)).Average();
+                                for (var k = 0; k < size; k++) constants[g * size + k] = (c[k] - mean) / Math.Sqrt(variance + epsilon) * gamma[g * size + k] + beta[g * size + k];
+                            }
+                            var remaining = groups - lost.Count(n => n == size);
+                            _configEdits[layer.Name] = config => config["groups"] = remaining;
+                        }
+                        else if (lost.Distinct().Count() == 1)
+                        {
+                            NoteInexact(layer, "every group loses channels, which changes the group statistics");
+                        }
+                        else
+                        {
+                            throw new SurgeonException($"Deleting these channels would leave GroupNormalization layer '{layer.Name}' with groups of different sizes; delete whole groups of {size} channels, or the same number from each of its {groups} groups.");
+                        }
+                        Slice(layer, "gamma", -1, keep);
+                        Slice(layer, "beta", -1, keep);
+                        return d with { Constants = constants };
+                    }
                 case "LayerNormalization":
                     {
                         var axes = Forward.Kernels.AxisConfig.Read(layer.ConfigNode, "axis", new[] { -1 }).Select(a => a < 0 ? inRank + a : a).ToArray();

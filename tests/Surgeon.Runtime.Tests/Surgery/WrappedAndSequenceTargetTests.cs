@@ -165,3 +165,48 @@ public sealed class WrappedAndSequenceTargetTests
         Assert.Contains("'l1' (TimeDistributed(BatchNormalization))", e.Message);
     }
 }
+
+/// <summary>GroupNormalization after a pruned layer: whole groups go exactly; equal losses per group are inexact; others refused.</summary>
+public sealed class GroupNormalizationConsumerTests
+{
+    private static KerasModel Create()
+    {
+        var json = """
+            {"class_name": "Sequential", "config": {"name": "s", "layers": [
+              {"class_name": "InputLayer", "config": {"batch_input_shape": [null, 6, 6, 2], "name": "in"}},
+              {"class_name": "Conv2D", "config": {"name": "conv", "filters": 8, "kernel_size": 3, "activation": "relu"}},
+              {"class_name": "GroupNormalization", "config": {"name": "gn", "groups": 4, "axis": -1, "epsilon": 0.001}},
+              {"class_name": "GlobalAveragePooling2D", "config": {"name": "gap"}},
+              {"class_name": "Dense", "config": {"name": "out", "units": 2}}]}}
+            """;
+        var model = KerasFile.CreateFromArchitecture(json, seed: 41);
+        ReferenceModels.Randomize(model, 42);
+        return model;
+    }
+
+    [Fact]
+    public void WholeGroups_AreRemovedExactly()
+    {
+        using var model = Create();
+
+        using var result = new ModelSurgeon(model).DeleteChannels("conv", new[] { 2, 3 }).Operate();
+
+        Assert.Equal(3, result.Model["gn"].Config.GetProperty("groups").GetInt32());
+        Assert.Equal(new long[] { 6 }, result.Model["gn"].FindWeight("gamma")!.Value.shape);
+        Assert.Empty(result.InexactLayers);
+        Assert.True(result.MaxDifference(model) <= 1e-5, $"max |diff| {result.MaxDifference(model)}");
+    }
+
+    [Fact]
+    public void EqualLossesPerGroup_AreReported_AndUnevenOnesRefused()
+    {
+        using var model = Create();
+
+        using var even = new ModelSurgeon(model).DeleteChannels("conv", new[] { 0, 2, 4, 6 }).Operate();
+        var e = Assert.Throws<SurgeonException>(() => new ModelSurgeon(model).DeleteChannels("conv", new[] { 0 }).Operate());
+
+        Assert.Equal(4, even.Model["gn"].Config.GetProperty("groups").GetInt32());
+        Assert.Contains(even.InexactLayers, l => l.StartsWith("gn (GroupNormalization)", StringComparison.Ordinal));
+        Assert.Contains("groups of different sizes", e.Message);
+    }
+}
