@@ -112,6 +112,31 @@ public sealed class CliTests
         Assert.Equal(4, pruned["conv2d_Conv2D1"].Config.GetProperty("filters").GetInt32());
     }
 
+    [Fact]
+    public void DeleteChannels_OneCallOfASharedLayer_WithNegativeIndex()
+    {
+        const string json = """
+            {"class_name": "Functional", "config": {"name": "shared", "layers": [
+              {"class_name": "InputLayer", "name": "x1", "config": {"batch_input_shape": [null, 4], "name": "x1"}, "inbound_nodes": []},
+              {"class_name": "InputLayer", "name": "x2", "config": {"batch_input_shape": [null, 4], "name": "x2"}, "inbound_nodes": []},
+              {"class_name": "Dense", "name": "s", "config": {"name": "s", "units": 3}, "inbound_nodes": [[["x1", 0, 0, {}]], [["x2", 0, 0, {}]]]},
+              {"class_name": "Dense", "name": "a", "config": {"name": "a", "units": 2}, "inbound_nodes": [[["s", 0, 0, {}]]]},
+              {"class_name": "Dense", "name": "b", "config": {"name": "b", "units": 2}, "inbound_nodes": [[["s", 1, 0, {}]]]}],
+              "input_layers": [["x1", 0, 0], ["x2", 0, 0]], "output_layers": [["a", 0, 0], ["b", 0, 0]]}}
+            """;
+        using var temp = new TempDir();
+        using (var model = KerasFile.CreateFromArchitecture(json, seed: 1)) KerasFile.Save(model, temp.File("m.h5"));
+
+        var (exit, output, error) = Run("delete-channels", temp.File("m.h5"), "--layer", "s", "--channels=-1", "--nodes", "1", "-o", temp.File("p.keras"));
+
+        Assert.Equal("", error);
+        Assert.Equal(ExitCodes.Ok, exit);
+        Assert.Contains("Deleted 1 channel(s) of 's_delete_channels': 2.", output);
+        using var pruned = KerasFile.Load(temp.File("p.keras"));
+        Assert.Equal(2, pruned["s_delete_channels"].Config.GetProperty("units").GetInt32());
+        Assert.Equal(3, pruned["s"].Config.GetProperty("units").GetInt32());
+    }
+
     [SkippableFact]
     public void DeleteChannels_BadChannel_ExitsBadInputNamingLayer()
     {

@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Globalization;
 
 namespace Surgeon.Cli.Commands;
 
@@ -21,16 +20,15 @@ internal static class DeleteChannelsCommand
         var output = CommonOptions.OutputModel();
         var verify = new Option<bool>("--verify") { Description = $"Before writing, check on random inputs that the result equals the original with those channels zeroed (max abs difference <= {VerifyTolerance}); do not write if not." };
         var refuse = new Option<bool>("--refuse-coupling") { Description = "Fail instead of deleting the same channels from layers coupled by residual merges." };
-        var command = new Command("delete-channels", "Delete channels of a layer and repair every layer downstream.") { model, weights, layer, channels, output, verify, refuse };
+        var nodes = CommonOptions.Nodes();
+        var command = new Command("delete-channels", "Delete channels of a layer and repair every layer downstream.") { model, weights, layer, channels, nodes, output, verify, refuse };
         command.SetAction(parse =>
         {
             using var m = CommonOptions.Load(parse, model, weights);
             var layerName = parse.GetRequiredValue(layer);
-            var indices = parse.GetRequiredValue(channels).Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-                .Select(c => int.TryParse(c, NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) ? v : throw new SurgeonException($"--channels: '{c}' is not an integer."))
-                .ToArray();
+            var indices = CommonOptions.Ints(parse.GetRequiredValue(channels), channels.Name);
             var surgeon = new ModelSurgeon(m) { Coupling = parse.GetValue(refuse) ? CouplingPolicy.Refuse : CouplingPolicy.DeleteFromGroup };
-            using var result = surgeon.DeleteChannels(layerName, indices).Operate();
+            using var result = surgeon.DeleteChannels(layerName, indices, CommonOptions.Ints(parse, nodes)).Operate();
             foreach (var (name, deleted) in result.DeletedChannels)
                 stdout.WriteLine($"Deleted {deleted.Length} channel(s) of '{name}': {string.Join(", ", deleted)}{(result.CoupledLayers.Contains(name) ? " (coupled by a merge)" : "")}.");
             stdout.WriteLine($"Layers changed: {string.Join(", ", result.ChangedLayers)}.");

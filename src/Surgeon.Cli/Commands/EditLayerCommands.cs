@@ -18,8 +18,9 @@ internal static class EditLayerCommands
         var before = new Option<string?>("--before") { Description = "Insert between this layer and its input." };
         var after = new Option<string?>("--after") { Description = "Insert after this layer: its consumers (and a model output on it) take the new layer's output." };
         var (cls, config, name, seed) = SpecOptions();
+        var nodes = CommonOptions.Nodes();
         var output = CommonOptions.OutputModel();
-        var command = new Command("insert-layer", "Insert a new layer (it must keep the shape of the tensor it is put on).") { model, weights, before, after, cls, config, name, seed, output };
+        var command = new Command("insert-layer", "Insert a new layer (it must keep the shape of the tensor it is put on).") { model, weights, before, after, cls, config, name, seed, nodes, output };
         command.Validators.Add(r =>
         {
             if ((r.GetValue(before) is null) == (r.GetValue(after) is null)) r.AddError("Give exactly one of --before and --after.");
@@ -32,13 +33,13 @@ internal static class EditLayerCommands
             string where;
             if (parse.GetValue(before) is { } b)
             {
-                surgeon.InsertLayerBefore(b, spec);
+                surgeon.InsertLayerBefore(b, spec, CommonOptions.Ints(parse, nodes));
                 where = $"before '{b}'";
             }
             else
             {
                 var a = parse.GetValue(after)!;
-                surgeon.InsertLayerAfter(a, spec);
+                surgeon.InsertLayerAfter(a, spec, CommonOptions.Ints(parse, nodes));
                 where = $"after '{a}'";
             }
             using var result = surgeon.Operate();
@@ -53,13 +54,14 @@ internal static class EditLayerCommands
         var weights = CommonOptions.Weights();
         var layer = new Option<string>("--layer") { Description = "The layer to replace.", Required = true };
         var (cls, config, name, seed) = SpecOptions();
+        var nodes = CommonOptions.Nodes();
         var output = CommonOptions.OutputModel();
-        var command = new Command("replace-layer", "Put a new layer in place of one, on the same inputs (it must output the same shape).") { model, weights, layer, cls, config, name, seed, output };
+        var command = new Command("replace-layer", "Put a new layer in place of one, on the same inputs (it must output the same shape).") { model, weights, layer, cls, config, name, seed, nodes, output };
         command.SetAction(parse =>
         {
             var spec = Spec(parse, cls, config, name, seed);
             using var m = CommonOptions.Load(parse, model, weights);
-            using var result = new ModelSurgeon(m).ReplaceLayer(parse.GetRequiredValue(layer), spec).Operate();
+            using var result = new ModelSurgeon(m).ReplaceLayer(parse.GetRequiredValue(layer), spec, CommonOptions.Ints(parse, nodes)).Operate();
             return Finish(stdout, m, result, $"Replaced '{parse.GetRequiredValue(layer)}' with a {spec.ClassName}", parse.GetRequiredValue(output));
         });
         return command;
