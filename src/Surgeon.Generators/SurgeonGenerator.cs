@@ -1,5 +1,4 @@
 using System;
-using System.Collections.Immutable;
 using System.Linq;
 using System.Threading;
 using Microsoft.CodeAnalysis;
@@ -61,11 +60,10 @@ public sealed class SurgeonGenerator : IIncrementalGenerator
 
         // S4: the caching firewall (equatable specs); S5: diagnostics with their real source locations.
         IncrementalValuesProvider<PlanSpec> specs = bound
-            .Select(static (result, _) => result.Spec)
-            .Where(static spec => spec is not null)
-            .Select(static (spec, _) => spec!)
+            .Where(static result => result.Spec is not null)
+            .Select(static (result, _) => result.Spec!)
             .WithTrackingName(SurgeonStepNames.PlanSpecs);
-        IncrementalValuesProvider<ImmutableArray<Diagnostic>> diagnostics = bound
+        IncrementalValuesProvider<EquatableArray<Diagnostic>> diagnostics = bound
             .Select(static (result, _) => result.Diagnostics)
             .WithTrackingName(SurgeonStepNames.PlanDiagnostics);
 

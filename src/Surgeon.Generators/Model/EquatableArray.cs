@@ -6,11 +6,10 @@ using System.Linq;
 namespace Surgeon.Generators.Model;
 
 /// <summary>
-/// An immutable array compared by value (element by element), so pipeline models that hold lists stay equatable and
-/// the incremental driver can tell an unchanged model from a new one.
+/// An immutable array compared by value (element by element, with each element's own equality), so pipeline models
+/// that hold lists stay equatable and the incremental driver can tell an unchanged model from a new one.
 /// </summary>
 internal readonly struct EquatableArray<T> : IEquatable<EquatableArray<T>>, IReadOnlyList<T>
-    where T : IEquatable<T>
 {
     private readonly T[]? _items;
 
@@ -59,5 +58,5 @@ internal readonly struct EquatableArray<T> : IEquatable<EquatableArray<T>>, IRea
 
 internal static class EquatableArray
 {
-    public static EquatableArray<T> ToEquatableArray<T>(this IEnumerable<T> items) where T : IEquatable<T> => new(items);
+    public static EquatableArray<T> ToEquatableArray<T>(this IEnumerable<T> items) => new(items);
 }

@@ -1,4 +1,3 @@
-using System.Collections.Immutable;
 using Microsoft.CodeAnalysis;
 
 namespace Surgeon.Generators.Model;
@@ -38,16 +37,17 @@ internal sealed record PlanDeclaration(
     EquatableArray<JobDeclaration> Jobs);
 
 /// <summary>Where a job's parts are in the source, for diagnostics only.</summary>
-internal sealed record JobLocations(Location Attribute, Location Layer, ImmutableArray<Location> Channels);
+internal sealed record JobLocations(Location Attribute, Location Layer, EquatableArray<Location> Channels);
 
 /// <summary>
 /// Source locations of a plan's parts, a side-car used only to report diagnostics: it travels on the diagnostics path
-/// and never enters a <see cref="PlanSpec"/>, so edits that only move code do not regenerate source.
+/// and never enters a <see cref="PlanSpec"/>, so edits that only move code do not regenerate source. Locations compare
+/// by syntax tree and span, so an edit in another file leaves the parse result equal (Unchanged).
 /// </summary>
-internal sealed record PlanLocations(Location Identifier, Location ModelPath, ImmutableArray<JobLocations> Jobs);
+internal sealed record PlanLocations(Location Identifier, Location ModelPath, EquatableArray<JobLocations> Jobs);
 
 /// <summary>Output of the parse step: the declaration (null when the class cannot be a plan), its locations, and diagnostics.</summary>
-internal sealed record PlanParseResult(PlanDeclaration? Declaration, PlanLocations Locations, ImmutableArray<Diagnostic> Diagnostics);
+internal sealed record PlanParseResult(PlanDeclaration? Declaration, PlanLocations Locations, EquatableArray<Diagnostic> Diagnostics);
 
 /// <summary>One member of the generated <c>Layers</c> class.</summary>
 /// <param name="Identifier">The C# member name.</param>
@@ -77,4 +77,4 @@ internal sealed record PlanSpec(
     EquatableArray<JobSpec> Jobs);
 
 /// <summary>Output of the bind step: the spec (null when nothing can be generated) and the plan's diagnostics.</summary>
-internal sealed record PlanBindResult(PlanSpec? Spec, ImmutableArray<Diagnostic> Diagnostics);
+internal sealed record PlanBindResult(PlanSpec? Spec, EquatableArray<Diagnostic> Diagnostics);

@@ -24,7 +24,7 @@ internal static class PlanBinder
         diagnostics.AddRange(parse.Diagnostics);
         PlanSpec? spec = null;
         if (parse.Declaration is { } plan) spec = Bind(plan, parse.Locations, catalog, facts, diagnostics, ct);
-        return new PlanBindResult(spec, diagnostics.ToImmutable());
+        return new PlanBindResult(spec, diagnostics.ToEquatableArray());
     }
 
     private static PlanSpec? Bind(PlanDeclaration plan, PlanLocations where, ArchitectureCatalog catalog, CompilationFacts facts,
@@ -98,7 +98,7 @@ internal static class PlanBinder
             for (var c = 0; c < job.Channels.Count; c++)
             {
                 var channel = job.Channels[c];
-                var location = c < at.Channels.Length ? at.Channels[c] : at.Attribute;
+                var location = c < at.Channels.Count ? at.Channels[c] : at.Attribute;
                 if (channel < 0 || channel >= count)
                 {
                     diagnostics.Add(Diagnostic.Create(DiagnosticDescriptors.ChannelOutOfRange, location, channel, layerName, layer.ClassName, count, count - 1));

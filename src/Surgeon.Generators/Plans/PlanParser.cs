@@ -26,14 +26,14 @@ internal static class PlanParser
         var modelPathLocation = Argument(planAttribute, 0, ct)?.GetLocation() ?? identifier;
         var fullName = symbol.ToDisplayString();
         var diagnostics = ImmutableArray.CreateBuilder<Diagnostic>();
-        var empty = new PlanLocations(identifier, modelPathLocation, ImmutableArray<JobLocations>.Empty);
+        var empty = new PlanLocations(identifier, modelPathLocation, EquatableArray<JobLocations>.Empty);
 
         foreach (var type in node.AncestorsAndSelf().OfType<TypeDeclarationSyntax>())
         {
             if (!type.Modifiers.Any(SyntaxKind.PartialKeyword))
             {
                 diagnostics.Add(Diagnostic.Create(DiagnosticDescriptors.PlanMustBePartial, identifier, fullName, type.Identifier.ValueText));
-                return new PlanParseResult(null, empty, diagnostics.ToImmutable());
+                return new PlanParseResult(null, empty, diagnostics.ToEquatableArray());
             }
         }
         for (var t = symbol; t is not null; t = t.ContainingType)
@@ -41,7 +41,7 @@ internal static class PlanParser
             if (t.TypeParameters.Length > 0)
             {
                 diagnostics.Add(Diagnostic.Create(DiagnosticDescriptors.PlanMustNotBeGeneric, identifier, fullName));
-                return new PlanParseResult(null, empty, diagnostics.ToImmutable());
+                return new PlanParseResult(null, empty, diagnostics.ToEquatableArray());
             }
         }
 
@@ -76,7 +76,7 @@ internal static class PlanParser
                     : arguments.Count > 1 ? arguments[1].GetLocation() : syntax.GetLocation()).ToImmutableArray();
             }
             jobs.Add((new JobDeclaration(kind.Value, layer, channels.ToEquatableArray()),
-                new JobLocations(syntax.GetLocation(), layerLocation, channelLocations), syntax.SpanStart));
+                new JobLocations(syntax.GetLocation(), layerLocation, channelLocations.ToEquatableArray()), syntax.SpanStart));
         }
         jobs.Sort((a, b) => a.Position.CompareTo(b.Position));
 
@@ -92,8 +92,8 @@ internal static class PlanParser
             fullName,
             modelPath,
             jobs.Select(j => j.Job).ToEquatableArray());
-        var locations = new PlanLocations(identifier, modelPathLocation, jobs.Select(j => j.Where).ToImmutableArray());
-        return new PlanParseResult(declaration, locations, diagnostics.ToImmutable());
+        var locations = new PlanLocations(identifier, modelPathLocation, jobs.Select(j => j.Where).ToEquatableArray());
+        return new PlanParseResult(declaration, locations, diagnostics.ToEquatableArray());
     }
 
     private static AttributeArgumentSyntax? Argument(AttributeData attribute, int index, CancellationToken ct) =>
