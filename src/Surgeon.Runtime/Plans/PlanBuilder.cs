@@ -36,7 +36,7 @@ public sealed class PlanBuilder
         var actual = model.ArchitectureFingerprint;
         if (!string.Equals(actual, fingerprint, StringComparison.Ordinal))
         {
-            var source = model.Source.Path is { } path ? $"model '{model.Name}' (from '{path}')" : $"model '{model.Name}'";
+            var source = model.Source.Path is { } path && !path.StartsWith('<') ? $"model '{model.Name}' (from '{path}')" : $"model '{model.Name}'";
             throw new PlanMismatchException(planName, source, fingerprint, actual, Differences(layers, model));
         }
         return new PlanBuilder(planName, model, new ModelSurgeon(model) { Coupling = coupling });
