@@ -45,6 +45,14 @@ internal static class ChannelDeletion
         "ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D", "Cropping1D", "Cropping2D", "Cropping3D", "UpSampling1D", "UpSampling2D", "UpSampling3D",
     };
 
+    /// <summary>Pass-through layers that work on spatial axes: a deletion must be on their channel axis.</summary>
+    private static readonly HashSet<string> s_spatial = new(StringComparer.Ordinal)
+    {
+        "MaxPooling1D", "MaxPooling2D", "MaxPooling3D", "AveragePooling1D", "AveragePooling2D", "AveragePooling3D",
+        "MaxPool1D", "MaxPool2D", "MaxPool3D", "AvgPool1D", "AvgPool2D", "AvgPool3D",
+        "ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D", "Cropping1D", "Cropping2D", "Cropping3D", "UpSampling1D", "UpSampling2D", "UpSampling3D",
+    };
+
     private static readonly HashSet<string> s_merges = new(StringComparer.Ordinal) { "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum" };
 
     private static readonly HashSet<string> s_conv = new(StringComparer.Ordinal) { "Conv1D", "Conv2D", "Conv3D", "Convolution1D", "Convolution2D", "Convolution3D" };
@@ -96,6 +104,8 @@ internal static class ChannelDeletion
         // TimeDistributed keeps the inner layer's layout behind the time axis.
         "TimeDistributed" => ChannelsFirst(Wrapped(layer.ConfigNode, "layer").Config) && rank > 3 ? 2 : rank - 1,
         "Bidirectional" => rank - 1,
+        // A ConvLSTM's sequence output keeps the time axis before channels_first channels.
+        _ when s_convRecurrent.Contains(layer.ClassName) => ChannelsFirst(layer.ConfigNode) ? (rank == layer.ClassName[8] - '0' + 3 ? 2 : 1) : rank - 1,
         _ => ChannelsFirst(layer.ConfigNode) && rank > 2 ? 1 : rank - 1,
     };
 
@@ -411,6 +421,9 @@ internal static class ChannelDeletion
             if (deletions.TryGetValue(layer.Name, out var channels))
             {
                 var count = ChannelCount(layer)!.Value;
+                // A recurrent layer given its initial state by other tensors would need them to lose the units too.
+                if (refs.Count > 1 && (s_recurrent.Contains(layer.ClassName) || s_convRecurrent.Contains(layer.ClassName) || layer.ClassName == "Bidirectional"))
+                    throw new SurgeonException($"Layer '{layer.Name}' ({layer.ClassName}) takes its initial state from {string.Join(", ", refs.Skip(1).Select(r => $"'{r.Layer}'"))}; deleting its units would need the same deletion on that state, which Surgeon does not do yet.");
                 var mask = new bool[count];
                 Array.Fill(mask, true);
                 foreach (var c in channels) mask[c] = false;
@@ -427,6 +440,10 @@ internal static class ChannelDeletion
             }
             return new[] { consumed };
         }
+
+        /// <summary>The gate suffixes of a Keras 1 recurrent layer stored per gate (W_i, U_i, b_i...), or empty.</summary>
+        private static string[] Keras1Gates(KerasLayer layer) =>
+            layer.Weights.Select(w => w.Name).Where(n => n.StartsWith("W_", StringComparison.Ordinal)).Select(n => n[2..]).ToArray();
 
         /// <summary>Slices a target's output side and updates its channel count.</summary>
         private void DeleteOutputs(KerasLayer layer, int[] channels, long[] keep, int count)
@@ -454,6 +471,18 @@ internal static class ChannelDeletion
 
         private void DeleteRecurrentOutputs(KerasLayer layer, string className, string prefix, long[] keep, int count)
         {
+            if (Keras1Gates(layer) is { Length: > 0 } gateNames)
+            {
+                // Keras 1 keeps one W_x (input, units), U_x (units, units) and b_x (units) per gate.
+                foreach (var g in gateNames)
+                {
+                    Slice(layer, "W_" + g, -1, keep);
+                    Slice(layer, "U_" + g, -1, keep);
+                    Slice(layer, "U_" + g, 0, keep);
+                    Slice(layer, "b_" + g, -1, keep);
+                }
+                return;
+            }
             var gates = className switch { "LSTM" => 4, "GRU" => 3, _ => 1 };
             var gateKeep = Enumerable.Range(0, gates).SelectMany(g => keep.Select(k => g * count + k)).ToArray();
             Slice(layer, prefix + "kernel", -1, gateKeep);
@@ -603,12 +632,15 @@ internal static class ChannelDeletion
                 case "SimpleRNN" or "GRU" or "LSTM":
                     Require(layer, d.Axis == inRank - 1, "its input's feature axis");
                     if (d.IsDead) throw new SurgeonException($"Every input channel of recurrent layer '{layer.Name}' is deleted; its output would not be a constant that can be removed. Delete fewer channels.");
-                    if (d.HasConstants)
+                    foreach (var (kernel, bias) in Keras1Gates(layer) is { Length: > 0 } gates ? gates.Select(g => ("W_" + g, "b_" + g)) : new[] { ("kernel", "bias") })
                     {
-                        var w = Edited(layer, "kernel");
-                        AddToBias(layer, Fold(d, w));
+                        if (d.HasConstants)
+                        {
+                            if (kernel == "kernel") AddToBias(layer, Fold(d, Edited(layer, kernel)));
+                            else if (layer.FindWeight(bias) is not null) SetWeight(layer, bias, Edited(layer, bias).to_type(ScalarType.Float64).add(Fold(d, Edited(layer, kernel))).to_type(ScalarType.Float32));
+                        }
+                        Slice(layer, kernel, 0, keep);
                     }
-                    Slice(layer, "kernel", 0, keep);
                     return null;
                 case "BatchNormalization":
                     {
@@ -697,7 +729,11 @@ internal static class ChannelDeletion
                         return d with { Constants = result.data<double>().ToArray() };
                     }
                 case "ZeroPadding1D" or "ZeroPadding2D" or "ZeroPadding3D":
+                    Require(layer, isChannelAxis, "its input's channel axis (it pads the others)");
                     if (d.HasConstants) NoteInexact(layer, "its zero border meets a deleted channel's non-zero constant");
+                    return d;
+                case var c when s_spatial.Contains(c):
+                    Require(layer, isChannelAxis, "its input's channel axis (it works on the others)");
                     return d;
                 case var c when s_passThrough.Contains(c):
                     return d;
