@@ -12,6 +12,9 @@ internal static class KnownNames
     /// <summary>A Runtime type the generated code calls; its presence means Surgeon.Runtime is referenced.</summary>
     public const string PlanBuilder = "Surgeon.PlanBuilder";
 
+    /// <summary>The handle type of layers with channels, whose constant channel count the fluent-form analyzer reads.</summary>
+    public const string ChannelLayerHandle = "Surgeon.ChannelLayerHandle";
+
     /// <summary>Item metadata marking an AdditionalFiles item as a model architecture (<c>SurgeonModel="true"</c>).</summary>
     public const string SurgeonModelMetadata = "build_metadata.AdditionalFiles.SurgeonModel";
 

@@ -51,16 +51,23 @@ public sealed class PlanBuilder
     /// <summary>The underlying surgeon, for jobs on layers by name.</summary>
     public ModelSurgeon Surgeon { get; }
 
-    /// <summary>Deletes output channels of <paramref name="layer"/> (see <see cref="ModelSurgeon.DeleteChannels"/>).</summary>
-    /// <exception cref="SurgeonException">An index is out of range or repeated, every channel is listed, or the layer already has a job.</exception>
+    /// <summary>
+    /// Deletes output channels of <paramref name="layer"/> (see <see cref="ModelSurgeon.DeleteChannels"/>). An index
+    /// listed twice is deleted once, as with <c>[DeleteChannels]</c> (where the compiler warns, SRG008).
+    /// </summary>
+    /// <exception cref="SurgeonException">An index is out of range, every channel is listed, or the layer already has a job.</exception>
     public PlanBuilder DeleteChannels(ChannelLayerHandle layer, params int[] channels) => DeleteChannels(layer, (IEnumerable<int>)channels);
 
-    /// <summary>Deletes output channels of <paramref name="layer"/> (see <see cref="ModelSurgeon.DeleteChannels"/>).</summary>
-    /// <exception cref="SurgeonException">An index is out of range or repeated, every channel is listed, or the layer already has a job.</exception>
+    /// <summary>
+    /// Deletes output channels of <paramref name="layer"/> (see <see cref="ModelSurgeon.DeleteChannels"/>). An index
+    /// listed twice is deleted once.
+    /// </summary>
+    /// <exception cref="SurgeonException">An index is out of range, every channel is listed, or the layer already has a job.</exception>
     public PlanBuilder DeleteChannels(ChannelLayerHandle layer, IEnumerable<int> channels)
     {
         ArgumentNullException.ThrowIfNull(layer);
-        Surgeon.DeleteChannels(layer.Name, channels);
+        ArgumentNullException.ThrowIfNull(channels);
+        Surgeon.DeleteChannels(layer.Name, channels.Distinct());
         return this;
     }
 
