@@ -91,10 +91,10 @@ public sealed class GeneratorPartsTests
     [Fact]
     public void KnownNames_MatchTheAttributeTypes()
     {
-        Assert.Equal(typeof(SurgeryPlanAttribute).FullName, KnownNames.SurgeryPlanAttribute);
-        Assert.Equal(typeof(DeleteChannelsAttribute).FullName, KnownNames.DeleteChannelsAttribute);
-        Assert.Equal(typeof(DeleteLayerAttribute).FullName, KnownNames.DeleteLayerAttribute);
-        Assert.Equal(typeof(PlanBuilder).FullName, KnownNames.PlanBuilder);
+        Assert.Equal(KnownNames.SurgeryPlanAttribute, typeof(SurgeryPlanAttribute).FullName);
+        Assert.Equal(KnownNames.DeleteChannelsAttribute, typeof(DeleteChannelsAttribute).FullName);
+        Assert.Equal(KnownNames.DeleteLayerAttribute, typeof(DeleteLayerAttribute).FullName);
+        Assert.Equal(KnownNames.PlanBuilder, typeof(PlanBuilder).FullName);
     }
 
     /// <summary>
