@@ -23,7 +23,7 @@ public static class SyntheticArchitectures
         x = b.Add("Activation", "conv1_relu", new JsonObject { ["activation"] = "relu" }, x);
         x = b.Add("ZeroPadding2D", "pool1_pad", new JsonObject { ["padding"] = new JsonArray(new JsonArray(1, 1), new JsonArray(1, 1)) }, x);
         x = b.Add("MaxPooling2D", "pool1_pool", new JsonObject { ["pool_size"] = new JsonArray(3, 3), ["strides"] = new JsonArray(2, 2), ["padding"] = "valid" }, x);
-        var stacks = new[] { (Blocks: 3, Filters: 64, Stride: 1), (4, 128, 2), (6, 256, 2), (3, 512, 2) };
+        var stacks = new (int Blocks, int Filters, int Stride)[] { (3, 64, 1), (4, 128, 2), (6, 256, 2), (3, 512, 2) };
         for (var s = 0; s < stacks.Length; s++)
         {
             var (blocks, filters, stride) = stacks[s];
