@@ -2,6 +2,7 @@ using System;
 using System.Linq;
 using System.Threading;
 using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
 using Microsoft.CodeAnalysis.Diagnostics;
 using Microsoft.CodeAnalysis.Text;
@@ -47,7 +48,7 @@ public sealed class SurgeonGenerator : IIncrementalGenerator
         IncrementalValuesProvider<PlanParseResult> declarations = context.SyntaxProvider
             .ForAttributeWithMetadataName(
                 KnownNames.SurgeryPlanAttribute,
-                static (node, _) => node is ClassDeclarationSyntax,
+                static (node, _) => node is ClassDeclarationSyntax or RecordDeclarationSyntax { ClassOrStructKeyword.RawKind: not (int)SyntaxKind.StructKeyword },
                 static (ctx, ct) => PlanParser.Parse(ctx, ct))
             .WithTrackingName(SurgeonStepNames.PlanDeclarations);
 

@@ -239,6 +239,21 @@ public sealed class DiagnosticTests
         Assert.DoesNotContain("DeleteLayer", run.Single());
     }
 
+    [Fact]
+    public void RecordPlan_IsGeneratedLikeAClass()
+    {
+        var run = Run("""
+            using Surgeon;
+            namespace App;
+            [SurgeryPlan("models/dense3.json")]
+            [DeleteLayer("dropout_1")]
+            internal sealed partial record Plan;
+            """, out var diagnostics);
+        Assert.Empty(diagnostics);
+        Assert.Contains("partial record Plan", run.Single());
+        Assert.Empty(run.OutputProblems());
+    }
+
     [Theory]
     [InlineData("SRG005", "[DeleteChannels(\"dense_9\", 1)]")]
     [InlineData("SRG008", "[DeleteChannels(\"dense_1\", 2, 2)]")]

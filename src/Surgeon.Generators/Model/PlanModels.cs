@@ -24,6 +24,7 @@ internal sealed record ContainingType(string Keyword, string Name);
 /// <summary>A <c>[SurgeryPlan]</c> class, as strings: everything the binder and emitter need, no Roslyn objects.</summary>
 /// <param name="Namespace">The namespace, or null for the global namespace.</param>
 /// <param name="ContainingTypes">Enclosing types, outermost first.</param>
+/// <param name="Keyword">The plan's own keyword: <c>class</c> or <c>record</c>.</param>
 /// <param name="Name">The class name.</param>
 /// <param name="FullName">The full name, for messages and the hint name.</param>
 /// <param name="ModelPath">The attribute's model path (null if the argument is null).</param>
@@ -31,6 +32,7 @@ internal sealed record ContainingType(string Keyword, string Name);
 internal sealed record PlanDeclaration(
     string? Namespace,
     EquatableArray<ContainingType> ContainingTypes,
+    string Keyword,
     string Name,
     string FullName,
     string? ModelPath,
@@ -65,6 +67,7 @@ internal sealed record JobSpec(JobKind Kind, string Member, string LayerName, Eq
 internal sealed record PlanSpec(
     string? Namespace,
     EquatableArray<ContainingType> ContainingTypes,
+    string Keyword,
     string Name,
     string FullName,
     string ModelPath,

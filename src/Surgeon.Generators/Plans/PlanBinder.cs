@@ -132,6 +132,7 @@ internal static class PlanBinder
         return new PlanSpec(
             plan.Namespace,
             plan.ContainingTypes,
+            plan.Keyword,
             plan.Name,
             plan.FullName,
             modelPath,

@@ -50,7 +50,7 @@ internal static class PlanEmitter
         w.Line();
         if (spec.Namespace is { } ns) w.Open("namespace " + ns);
         foreach (var outer in spec.ContainingTypes) w.Open("partial " + outer.Keyword + " " + outer.Name);
-        w.Open("partial class " + spec.Name);
+        w.Open("partial " + spec.Keyword + " " + spec.Name);
 
         var source = Xml(spec.ModelPath);
         Doc(w, $"The fingerprint of the architecture of <c>{source}</c> this plan was compiled against (model <c>{Xml(spec.ModelName)}</c>, {Xml(spec.ModelClass)}, {Count(spec.Layers.Count, "layer")}). <see cref=\"Run\"/> refuses a model whose <see cref=\"global::Surgeon.KerasModel.ArchitectureFingerprint\"/> differs.");

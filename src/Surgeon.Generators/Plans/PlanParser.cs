@@ -88,6 +88,7 @@ internal static class PlanParser
         var declaration = new PlanDeclaration(
             symbol.ContainingNamespace.IsGlobalNamespace ? null : symbol.ContainingNamespace.ToDisplayString(),
             containing.ToEquatableArray(),
+            Keyword(symbol),
             symbol.Name,
             fullName,
             modelPath,
