@@ -40,7 +40,7 @@ internal static class CallSplitting
             foreach (var l in model.Layers)
             {
                 var nodes = l == layer ? kept.Select(n => layer.InboundNodes[n]).ToArray() : Rewiring.Rewire(l.InboundNodes, map);
-                layers.Add(Rewiring.CopyLayer(l, nodes, created, "a job on some calls of a shared layer"));
+                layers.Add(Rewiring.CopyLayer(l, nodes, created));
                 if (l == layer) layers.Add(split);
             }
             var outputs = model.Outputs.Select(o => map.GetValueOrDefault(o, o)).ToArray();

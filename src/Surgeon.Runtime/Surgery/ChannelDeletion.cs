@@ -997,8 +997,8 @@ internal static class ChannelDeletion
                         created.Add(value);
                         return new KerasWeight(w.Name, value, w.Trainable, w.StoredName, w.ArchivePath);
                     }).ToArray();
-                    if (l.NestedModel is not null) throw new SurgeonException($"Nested model '{l.Name}' cannot be operated on yet.");
-                    return new KerasLayer(entry, l.ClassName, l.Name, nodes, weights, null, l.IsSynthesized) { ArchiveGroupNames = l.ArchiveGroupNames };
+                    // A nested model is carried unchanged (a deletion reaching it is refused while propagating).
+                    return new KerasLayer(entry, l.ClassName, l.Name, nodes, weights, Rewiring.CopyNested(l, created), l.IsSynthesized) { ArchiveGroupNames = l.ArchiveGroupNames };
                 }).ToArray();
                 var outputs = model.Outputs.Select(o => bypass.GetValueOrDefault(o, o)).ToArray();
                 var root = model.Root;

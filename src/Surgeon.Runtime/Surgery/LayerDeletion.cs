@@ -53,7 +53,7 @@ internal static class LayerDeletion
         try
         {
             var layers = model.Layers.Where(l => !names.Contains(l.Name))
-                .Select(l => Rewiring.CopyLayer(l, Rewiring.Rewire(l.InboundNodes, resolved), created, "layer deletion")).ToList();
+                .Select(l => Rewiring.CopyLayer(l, Rewiring.Rewire(l.InboundNodes, resolved), created)).ToList();
             return model.Derive(layers, outputs, root);
         }
         catch

@@ -21,6 +21,9 @@ internal sealed record LayerEdit(LayerEditKind Kind, string Target, LayerSpec Sp
 /// </summary>
 internal static class LayerEditing
 {
+    /// <summary>Config keys by which a Sequential's first layer declares the model's input.</summary>
+    private static readonly string[] s_declaredInput = { "batch_input_shape", "batch_shape", "input_shape", "input_dim" };
+
     /// <summary>A new model with <paramref name="edit"/> applied (weights cloned); <paramref name="model"/> is not changed.</summary>
     public static KerasModel Apply(KerasModel model, LayerEdit edit)
     {
@@ -30,15 +33,18 @@ internal static class LayerEditing
         var name = spec.Name ?? FreeName(model, spec.ClassName);
         if (model.FindLayer(name) is not null && !(edit.Kind == LayerEditKind.Replace && name == edit.Target))
             throw new SurgeonException($"Cannot add layer '{name}' ({spec.ClassName}): model '{model.Name}' already has a layer of that name.");
-        if (model.IsSequential && (target.IsSynthesized || (edit.Kind == LayerEditKind.InsertBefore && target.InboundNodes.Count > 0 && model[target.InboundNodes[0].Inputs[0].Layer].IsSynthesized)))
-            throw new SurgeonException($"Layer '{target.Name}' is the first layer of Sequential model '{model.Name}', which declares the input shape; inserting before it is not supported yet (replace it, or insert after it).");
+        // A Sequential saved without an InputLayer declares its input shape on the first layer: a new first layer takes it over.
+        var oldFirst = !model.IsSequential ? null
+            : edit.Kind == LayerEditKind.InsertBefore && target.InboundNodes.Count > 0 && model[target.InboundNodes[0].Inputs[0].Layer].IsSynthesized ? target
+            : edit.Kind == LayerEditKind.InsertAfter && target.IsSynthesized ? model.Layers.FirstOrDefault(l => l.InboundNodes.Count > 0 && l.InboundNodes[0].Inputs[0].Layer == target.Name)
+            : null;
         if (target.InboundNodes.Count == 0 && edit.Kind != LayerEditKind.InsertAfter)
             throw new SurgeonException($"Layer '{target.Name}' ({target.ClassName}) has no inputs; a layer can only be inserted after it.");
         var nodeCount = Math.Max(1, target.InboundNodes.Count);
 
         // The new layer's calls (one per call of the target: a shared target gets one shared new layer) and what it must output.
         var newNodes = new List<KerasNode>();
-        var expected = new List<int?[]>();
+        var expected = new List<IReadOnlyList<int?[]>>(); // per call of the new layer: the shape of each output
         var consumerMap = new Dictionary<TensorRef, TensorRef>(); // for every consumer (InsertAfter, Replace)
         IReadOnlyList<KerasNode>? targetNodes = null;              // the target's rewired calls (InsertBefore)
         // An insertion may be limited to some calls of a shared target: the new layer's calls are numbered from 0.
@@ -56,24 +62,24 @@ internal static class LayerEditing
                         if (inputs.Count != 1)
                             throw new SurgeonException($"Layer '{target.Name}' is called on {inputs.Count} inputs; a layer can only be inserted before a layer with one input.");
                         newNodes.Add(new KerasNode(new[] { inputs[0] }, null));
-                        expected.Add(ShapeOf(shapes, inputs[0], target));
+                        expected.Add(new[] { ShapeOf(shapes, inputs[0], target) });
                         break;
                     }
                 case LayerEditKind.InsertAfter:
                     if (outShapes is null || outShapes.Count != 1)
                         throw new SurgeonException($"Layer '{target.Name}' ({target.ClassName}) has {(outShapes is null ? "an unknown number of" : outShapes.Count.ToString(System.Globalization.CultureInfo.InvariantCulture))} outputs; a layer can only be inserted after a layer with one output.");
                     newNodes.Add(new KerasNode(new[] { new TensorRef(target.Name, n) }, null));
-                    expected.Add(outShapes[0]);
+                    expected.Add(new[] { outShapes[0] });
                     consumerMap[new TensorRef(target.Name, n)] = new TensorRef(name, j);
                     break;
                 case LayerEditKind.Replace:
                     if (outShapes is null)
                         throw new SurgeonException($"The output shape of layer '{target.Name}' ({target.ClassName}) is unknown, so a replacement cannot be checked against it.");
                     newNodes.Add(new KerasNode(target.InboundNodes[n].Inputs, target.InboundNodes[n].Raw?.DeepClone()));
-                    if (outShapes.Count != 1)
-                        throw new SurgeonException($"Layer '{target.Name}' ({target.ClassName}) has {outShapes.Count} outputs; only a layer with one output can be replaced.");
-                    expected.Add(outShapes[0]);
-                    if (name != target.Name) consumerMap[new TensorRef(target.Name, n)] = new TensorRef(name, n);
+                    // Every output (an RNN's states too) must come out of the new layer with its shape.
+                    expected.Add(outShapes);
+                    if (name != target.Name)
+                        for (var t = 0; t < outShapes.Count; t++) consumerMap[new TensorRef(target.Name, n, t)] = new TensorRef(name, n, t);
                     break;
             }
         }
@@ -89,16 +95,28 @@ internal static class LayerEditing
             }).ToArray();
         }
 
-        var inputShape = edit.Kind == LayerEditKind.InsertAfter ? expected[0] : ShapeOf(shapes, newNodes[0].Inputs[0], target);
+        var inputShape = edit.Kind == LayerEditKind.InsertAfter ? expected[0][0] : ShapeOf(shapes, newNodes[0].Inputs[0], target);
         var created = new List<Tensor>();
         try
         {
             var entry = Entry(model, spec, name);
+            JsonObject? oldFirstEntry = null;
+            if (oldFirst is not null)
+            {
+                var config = (JsonObject)entry["config"]!;
+                oldFirstEntry = (JsonObject)oldFirst.Entry.DeepClone();
+                var oldConfig = (JsonObject)oldFirstEntry["config"]!;
+                foreach (var key in s_declaredInput)
+                {
+                    if (oldConfig[key] is { } declared && !config.ContainsKey(key)) config[key] = declared.DeepClone();
+                    oldConfig.Remove(key);
+                }
+            }
             if (edit.Kind == LayerEditKind.Replace)
             {
                 // A Sequential's first layer declares the model's input shape; the replacement takes that over.
                 var config = (JsonObject)entry["config"]!;
-                foreach (var key in new[] { "batch_input_shape", "batch_shape", "input_shape", "input_dim" })
+                foreach (var key in s_declaredInput)
                     if (target.ConfigNode[key] is { } declared && !config.ContainsKey(key)) config[key] = declared.DeepClone();
             }
             var weights = Weights(spec, name, (JsonObject)entry["config"]!, inputShape, newNodes[0].Inputs.Skip(1).Select(r => (int?[]?)ShapeOf(shapes, r, target)).ToArray(), model.Device, created);
@@ -114,7 +132,9 @@ internal static class LayerEditing
                     continue;
                 }
                 var nodes = l == target && targetNodes is not null ? targetNodes : Rewiring.Rewire(l.InboundNodes, consumerMap);
-                layers.Add(Rewiring.CopyLayer(l, nodes, created, "layer insertion or replacement"));
+                var copy = Rewiring.CopyLayer(l, nodes, created);
+                if (l == oldFirst) copy = new KerasLayer(oldFirstEntry!, copy.ClassName, copy.Name, copy.InboundNodes, copy.Weights, copy.NestedModel, copy.IsSynthesized) { ArchiveGroupNames = copy.ArchiveGroupNames };
+                layers.Add(copy);
                 if (edit.Kind == LayerEditKind.InsertAfter && l == target) layers.Add(added);
             }
             var root = model.Root;
@@ -136,7 +156,7 @@ internal static class LayerEditing
     }
 
     /// <summary>The new layer must output, at every call, the shape its consumers had (else their weights no longer fit).</summary>
-    private static void Check(KerasModel result, string name, List<int?[]> expected, LayerSpec spec, KerasLayer target)
+    private static void Check(KerasModel result, string name, List<IReadOnlyList<int?[]>> expected, LayerSpec spec, KerasLayer target)
     {
         var shapes = ShapeInference.For(result);
         for (var n = 0; n < expected.Count; n++)
@@ -144,8 +164,8 @@ internal static class LayerEditing
             var got = shapes.OutputShapes(name, n);
             if (got is null)
                 throw new SurgeonException($"The output shape of new layer '{name}' ({spec.ClassName}) cannot be worked out; Surgeon needs it to check the edit at layer '{target.Name}'.");
-            if (got.Count != 1 || !got[0].SequenceEqual(expected[n]))
-                throw new SurgeonException($"New layer '{name}' ({spec.ClassName}) at layer '{target.Name}' outputs {Describe(got)} where {ModelSummary.Format(expected[n])} is needed; the layers after it would no longer fit.");
+            if (got.Count != expected[n].Count || got.Where((g, t) => !g.SequenceEqual(expected[n][t])).Any())
+                throw new SurgeonException($"New layer '{name}' ({spec.ClassName}) at layer '{target.Name}' outputs {Describe(got)} where {Describe(expected[n])} is needed; the layers after it would no longer fit.");
         }
     }
 
@@ -235,16 +255,24 @@ internal static class Rewiring
     /// A copy of <paramref name="layer"/> called as <paramref name="nodes"/>, with cloned weights (added to
     /// <paramref name="created"/>, so a surgery that fails part-way frees them).
     /// </summary>
-    public static KerasLayer CopyLayer(KerasLayer layer, IReadOnlyList<KerasNode> nodes, List<Tensor> created, string operation)
+    public static KerasLayer CopyLayer(KerasLayer layer, IReadOnlyList<KerasNode> nodes, List<Tensor> created)
     {
-        if (layer.NestedModel is not null) throw new SurgeonException($"Nested model '{layer.Name}' cannot be carried through {operation} yet.");
         var weights = layer.Weights.Select(w =>
         {
             var copy = w.Value.clone();
             created.Add(copy);
             return new KerasWeight(w.Name, copy, w.Trainable, w.StoredName, w.ArchivePath);
         }).ToArray();
-        return new KerasLayer(layer.Entry, layer.ClassName, layer.Name, nodes, weights, null, layer.IsSynthesized) { ArchiveGroupNames = layer.ArchiveGroupNames };
+        return new KerasLayer(layer.Entry, layer.ClassName, layer.Name, nodes, weights, CopyNested(layer, created), layer.IsSynthesized) { ArchiveGroupNames = layer.ArchiveGroupNames };
+    }
+
+    /// <summary>A copy of a nested model used as a layer (carried unchanged), its weights added to <paramref name="created"/>.</summary>
+    public static KerasModel? CopyNested(KerasLayer layer, List<Tensor> created)
+    {
+        if (layer.NestedModel is null) return null;
+        var copy = ModelCopy.Map(layer.NestedModel, t => t.clone());
+        created.AddRange(copy.AllWeights().Select(x => x.Weight.Value));
+        return copy;
     }
 
     /// <summary>Replaces references to <paramref name="from"/> in a serialized node or endpoint list (either dialect) with <paramref name="to"/>.</summary>

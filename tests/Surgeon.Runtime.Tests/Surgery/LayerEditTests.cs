@@ -137,7 +137,6 @@ public sealed class LayerEditTests
         KerasFile.Save(result.Model, dir.File("m.h5"));
         using var reloaded = KerasFile.Load(dir.File("m.h5"));
         Assert.Equal(new[] { "dense", "l1" }, reloaded.Layers.Where(l => !l.IsSynthesized).Select(l => l.Name));
-        Assert.Throws<SurgeonException>(() => new ModelSurgeon(model).InsertLayerBefore("l0", LayerSpec.Dropout(0.1)).Operate());
     }
 
     [SkippableTheory]
@@ -321,5 +320,62 @@ public sealed class LayerEditTests
             list.Add(new JsonObject { ["class_name"] = layers[i].Class, ["config"] = layers[i].Config });
         }
         return new JsonObject { ["class_name"] = "Sequential", ["config"] = new JsonObject { ["name"] = "s", ["layers"] = list } }.ToJsonString();
+    }
+
+    [Theory]
+    [InlineData("before")]
+    [InlineData("after-input")]
+    public void Insert_NewFirstLayerOfASequentialWithoutInputLayer_TakesOverTheInputShape(string where)
+    {
+        const string json = """
+            {"class_name": "Sequential", "config": {"name": "s", "layers": [
+              {"class_name": "Dense", "config": {"name": "d0", "units": 5, "batch_input_shape": [null, 4]}},
+              {"class_name": "Dense", "config": {"name": "d1", "units": 3}}]}}
+            """;
+        using var model = KerasFile.CreateFromArchitecture(json, seed: 9);
+        using var dir = new TempDir();
+        var surgeon = new ModelSurgeon(model);
+        var input = model.Layers[0].Name; // the input layer Keras would make
+        if (where == "before") surgeon.InsertLayerBefore("d0", LayerSpec.Dropout(0.2, name: "drop"));
+        else surgeon.InsertLayerAfter(input, LayerSpec.Dropout(0.2, name: "drop"));
+
+        using var result = surgeon.Operate();
+        KerasFile.Save(result.Model, dir.File("s.h5"));
+        using var reloaded = KerasFile.Load(dir.File("s.h5"));
+
+        var names = reloaded.Layers.Where(l => !l.IsSynthesized).Select(l => l.Name).ToArray();
+        Assert.Equal(new[] { "drop", "d0", "d1" }, names);
+        Assert.True(reloaded["drop"].Config.TryGetProperty("batch_input_shape", out _));
+        Assert.False(reloaded["d0"].Config.TryGetProperty("batch_input_shape", out _));
+        using var x = rand(2, 4);
+        var before = Run(model, x);
+        var after = Run(reloaded, x);
+        AssertSame(before, after);
+    }
+
+    [Fact]
+    public void ReplaceLayer_MultiOutputLstm_RewiresEveryOutput_AndChecksTheirCount()
+    {
+        const string json = """
+            {"class_name": "Functional", "config": {"name": "states", "layers": [
+              {"class_name": "InputLayer", "name": "x", "config": {"batch_input_shape": [null, 5, 3], "name": "x"}, "inbound_nodes": []},
+              {"class_name": "LSTM", "name": "lstm", "config": {"name": "lstm", "units": 4, "return_state": true}, "inbound_nodes": [[["x", 0, 0, {}]]]},
+              {"class_name": "Dense", "name": "d", "config": {"name": "d", "units": 2}, "inbound_nodes": [[["lstm", 0, 0, {}]]]},
+              {"class_name": "Dense", "name": "e", "config": {"name": "e", "units": 2}, "inbound_nodes": [[["lstm", 0, 2, {}]]]}],
+              "input_layers": [["x", 0, 0]], "output_layers": [["d", 0, 0], ["e", 0, 0]]}}
+            """;
+        using var model = KerasFile.CreateFromArchitecture(json, seed: 12);
+        var weights = model["lstm"].Weights.ToDictionary(w => w.Name, w => w.Value);
+
+        using var result = new ModelSurgeon(model)
+            .ReplaceLayer("lstm", new LayerSpec("LSTM", new JsonObject { ["units"] = 4, ["return_state"] = true }) { Name = "lstm2", Weights = weights })
+            .Operate();
+        var e = Assert.Throws<SurgeonException>(() => new ModelSurgeon(model)
+            .ReplaceLayer("lstm", new LayerSpec("GRU", new JsonObject { ["units"] = 4, ["return_state"] = true })).Operate());
+
+        Assert.Equal(new TensorRef("lstm2", 0, 2), result.Model["e"].InboundNodes[0].Inputs[0]);
+        using var x = rand(2, 5, 3);
+        AssertSame(Run(model, x), Run(result.Model, x));
+        Assert.Contains("outputs (None, 4), (None, 4) where (None, 4), (None, 4), (None, 4) is needed", e.Message);
     }
 }
