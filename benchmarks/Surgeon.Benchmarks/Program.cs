@@ -5,7 +5,7 @@ namespace Surgeon.Benchmarks;
 /// <summary>
 /// Entry point: <c>io [--repeat N] [--keep DIR] [--check] [--warm-jit]</c> or
 /// <c>forward [--repeat N] [--network NAME] [--explain] [--only VARIANT] [--check]</c> or
-/// <c>surgery [--repeat N] [--network NAME] [--warm-jit] [--check]</c>; see benchmarks/README.md.
+/// <c>surgery [--repeat N] [--network NAME] [--warm-jit] [--scattered] [--check]</c>; see benchmarks/README.md.
 /// </summary>
 internal static class Program
 {
@@ -35,7 +35,7 @@ internal static class Program
                 --check           exit with code 1 if a goal is missed (ours <= 1.10x the NCHW module) or the
                                   outputs disagree
 
-          surgery [--repeat N] [--network NAME] [--warm-jit] [--check]
+          surgery [--repeat N] [--network NAME] [--warm-jit] [--scattered] [--check]
               One ModelSurgeon deleting the first 25% of the channels of every Conv2D and Dense (not the output Dense)
               of VGG16 and ResNet50, built with random weights, against one in-memory clone of every weight tensor.
               Each measurement runs in a fresh child process; reports medians, the ratio to the copy and the peak RSS
@@ -43,6 +43,7 @@ internal static class Program
                 --repeat N        measured runs per operation and network (default 5)
                 --network NAME    only this network (VGG16 or ResNet50); may be given twice
                 --warm-jit        in each child, run the same operation once untimed first (JIT excluded)
+                --scattered       delete every 4th channel (as APoZ picks would) instead of the first 25%
                 --check           exit with code 1 if a goal is missed (surgery <= 1.5x the copy, peak RSS above
                                   the model <= 2.2x the weight bytes)
         """;
@@ -100,6 +101,7 @@ internal static class Program
         List<string>? networks = null;
         var check = false;
         var warmJit = false;
+        var scattered = false;
         for (var i = 0; i < args.Length; i++)
         {
             switch (args[i])
@@ -117,6 +119,9 @@ internal static class Program
                 case "--check":
                     check = true;
                     break;
+                case "--scattered":
+                    scattered = true;
+                    break;
                 default:
                     Console.Error.WriteLine($"Bad argument '{args[i]}'.\n\n{Usage}");
                     return 2;
@@ -125,7 +130,7 @@ internal static class Program
 #if DEBUG
         Console.WriteLine("WARNING: this is a Debug build; run with -c Release for meaningful figures.");
 #endif
-        return SurgeryBenchmark.Run(new SurgeryOptions(repeat, check, warmJit, networks));
+        return SurgeryBenchmark.Run(new SurgeryOptions(repeat, check, warmJit, networks, scattered));
     }
 
     private static int Forward(string[] args)

@@ -11,7 +11,8 @@ namespace Surgeon.Benchmarks;
 /// <param name="Check">Exit with 1 when a goal is missed.</param>
 /// <param name="WarmJit">In each child, run the same operation once untimed first (steady state, JIT excluded).</param>
 /// <param name="Networks">Networks to run (null: VGG16 and ResNet50).</param>
-internal sealed record SurgeryOptions(int Repeat, bool Check, bool WarmJit, IReadOnlyList<string>? Networks);
+/// <param name="Scattered">Delete every 4th channel (as APoZ or norm criteria pick them) instead of the first 25%.</param>
+internal sealed record SurgeryOptions(int Repeat, bool Check, bool WarmJit, IReadOnlyList<string>? Networks, bool Scattered = false);
 
 /// <summary>
 /// The <c>surgery</c> benchmark: one <see cref="ModelSurgeon"/> deleting 25% of the channels of every Conv2D and Dense
@@ -49,7 +50,7 @@ internal static class SurgeryBenchmark
             Console.WriteLine($"Repeat {r + 1}/{options.Repeat}");
             foreach (var c in cases)
             {
-                var result = RunChild(c.Network, c.Op, options.WarmJit);
+                var result = RunChild(c.Network, c.Op, options.WarmJit, options.Scattered);
                 results[c].Add(result);
                 var phases = c.Op == "surgery"
                     ? string.Create(CultureInfo.InvariantCulture, $"  (add jobs {result.AddSeconds:F3} s, Operate {result.OperateSeconds:F3} s; {result.Jobs} jobs, {result.ParametersAfter:N0} parameters after)")
@@ -63,8 +64,8 @@ internal static class SurgeryBenchmark
         return Report(options, networks, results);
     }
 
-    private static SurgeryChildResult RunChild(string network, string op, bool warmJit) =>
-        Child.Spawn<SurgeryChildResult>(["surgery-" + op, network], warmJit, $"{network} {op}");
+    private static SurgeryChildResult RunChild(string network, string op, bool warmJit, bool scattered) =>
+        Child.Spawn<SurgeryChildResult>(["surgery-" + op, network, scattered ? "scattered" : "leading"], warmJit, $"{network} {op}");
 
     private static int Report(SurgeryOptions options, string[] networks, Dictionary<(string Network, string Op), List<SurgeryChildResult>> results)
     {
@@ -103,7 +104,7 @@ internal static class SurgeryBenchmark
         }
         Console.WriteLine();
         Console.WriteLine(string.Create(inv,
-            $"Median of {options.Repeat} runs, each in a fresh process{(options.WarmJit ? " after one untimed run of the same operation (warm JIT)" : " (cold JIT)")}; {Fraction:P0} of the channels (the first ones) deleted from every Conv2D and Dense but the output layer. Peak RSS above model = VmHWM (reset after the model was built) minus VmRSS after the model was built."));
+            $"Median of {options.Repeat} runs, each in a fresh process{(options.WarmJit ? " after one untimed run of the same operation (warm JIT)" : " (cold JIT)")}; {Fraction:P0} of the channels ({(options.Scattered ? "every 4th" : "the first ones")}) deleted from every Conv2D and Dense but the output layer. Peak RSS above model = VmHWM (reset after the model was built) minus VmRSS after the model was built."));
         Console.WriteLine();
         Console.Write(table);
         Console.WriteLine();
@@ -122,8 +123,11 @@ internal static class SurgeryBenchmark
         _ => throw new ArgumentException($"unknown network '{network}'"),
     };
 
-    /// <summary>The jobs: the first 25% of the output channels of every Conv2D and Dense that is not a model output.</summary>
-    public static List<(string Layer, int[] Channels)> Jobs(KerasModel model)
+    /// <summary>
+    /// The jobs: 25% of the output channels of every Conv2D and Dense that is not a model output: the first ones, or
+    /// (<paramref name="scattered"/>) every 4th.
+    /// </summary>
+    public static List<(string Layer, int[] Channels)> Jobs(KerasModel model, bool scattered = false)
     {
         var outputs = model.Outputs.Select(o => o.Layer).ToHashSet(StringComparer.Ordinal);
         var jobs = new List<(string, int[])>();
@@ -131,7 +135,8 @@ internal static class SurgeryBenchmark
         {
             if (layer.ClassName is not ("Conv2D" or "Dense") || outputs.Contains(layer.Name)) continue;
             var count = (int)(layer.FindWeight("kernel") ?? throw new InvalidOperationException($"{layer.Name} has no kernel")).Value.shape[^1];
-            jobs.Add((layer.Name, Enumerable.Range(0, (int)(count * Fraction)).ToArray()));
+            var n = (int)(count * Fraction);
+            jobs.Add((layer.Name, scattered ? Enumerable.Range(0, n).Select(i => i * 4).ToArray() : Enumerable.Range(0, n).ToArray()));
         }
         return jobs;
     }
@@ -160,12 +165,12 @@ internal sealed record SurgeryChildResult(
 /// <summary>The child side of the <c>surgery</c> benchmark.</summary>
 internal static class SurgeryChild
 {
-    /// <summary><c>__child surgery-copy|surgery-surgery NETWORK</c>.</summary>
-    public static int Run(string op, string network)
+    /// <summary><c>__child surgery-copy|surgery-surgery NETWORK leading|scattered</c>.</summary>
+    public static int Run(string op, string network, bool scattered)
     {
         using (var warm = TorchSharp.torch.zeros(1)) { }
         using var model = SurgeryBenchmark.Create(network);
-        var jobs = SurgeryBenchmark.Jobs(model);
+        var jobs = SurgeryBenchmark.Jobs(model, scattered);
         var warmJit = Environment.GetEnvironmentVariable(Child.WarmJitVariable) == "1";
         if (warmJit) Measure(op, model, jobs, note: null);
         Libc.MallocTrim(0);

@@ -24,11 +24,25 @@ internal static class ChannelDeletion
 
         public bool SameAs(Deletion? other) => other is not null && other.Axis == Axis && other.Keep.SequenceEqual(Keep);
 
-        public bool HasConstants => Keep.Select((k, i) => !k && Constants[i] != 0).Any(x => x);
+        public bool HasConstants
+        {
+            get
+            {
+                for (var i = 0; i < Keep.Length; i++) if (!Keep[i] && Constants[i] != 0) return true;
+                return false;
+            }
+        }
 
-        public long[] DeletedIndices() => Keep.Select((k, i) => (k, i)).Where(x => !x.k).Select(x => (long)x.i).ToArray();
+        public long[] DeletedIndices() => Indices(false);
 
-        public long[] KeptIndices() => Keep.Select((k, i) => (k, i)).Where(x => x.k).Select(x => (long)x.i).ToArray();
+        public long[] KeptIndices() => Indices(true);
+
+        private long[] Indices(bool kept)
+        {
+            var result = new List<long>(Keep.Length);
+            for (var i = 0; i < Keep.Length; i++) if (Keep[i] == kept) result.Add(i);
+            return result.ToArray();
+        }
 
         /// <summary>Every channel is gone: the tensor's branch is removed (its constants still reach a Concatenate's consumers).</summary>
         public bool IsDead => Array.IndexOf(Keep, true) < 0;
@@ -219,9 +233,9 @@ internal static class ChannelDeletion
         private void NoteInexact(KerasLayer layer, string why) => _inexact.Add($"{layer.Name} ({layer.ClassName}): {why}");
 
         /// <summary>Adds the deleted channels' constant contribution, <paramref name="delta"/>, to a consumer's bias.</summary>
-        private void AddToBias(KerasLayer layer, Tensor delta, string prefix = "")
+        private void AddToBias(KerasLayer layer, Tensor? delta, string prefix = "")
         {
-            if (delta.abs().max().item<double>() == 0) return;
+            if (delta is null) return;
             var name = layer.FindWeight(prefix + "bias") is not null ? prefix + "bias" : layer.FindWeight(prefix + "b") is not null ? prefix + "b" : null;
             if (name is null)
             {
@@ -235,12 +249,30 @@ internal static class ChannelDeletion
             SetWeight(layer, name, sum.to_type(bias.dtype));
         }
 
-        /// <summary>The deleted channels' constants as a tensor of the channel count (zero for kept channels).</summary>
-        private static Tensor ConstantVector(Deletion d, Device device) =>
-            tensor(d.Keep.Select((k, i) => k ? 0.0 : d.Constants[i]).ToArray(), device: device);
-
-        /// <summary>constants @ weights in float64 (hundreds of folded terms would otherwise add float32 rounding).</summary>
-        private static Tensor Fold(Deletion d, Tensor weights) => matmul(ConstantVector(d, weights.device), weights.to_type(ScalarType.Float64));
+        /// <summary>
+        /// What the deleted channels' constants add to a consumer's pre-activation: constants · weights over the
+        /// weights' input-channel <paramref name="axis"/>, with the axes before it (kernel taps) summed. Only the rows of
+        /// deleted channels with a non-zero constant are read; float64, since hundreds of folded terms would otherwise
+        /// add float32 rounding. Null when there is nothing to fold.
+        /// </summary>
+        private static Tensor? Fold(Deletion d, Tensor weights, int axis = 0)
+        {
+            var rows = new List<long>();
+            var values = new List<double>();
+            for (var i = 0; i < d.Keep.Length; i++)
+            {
+                if (d.Keep[i] || d.Constants[i] == 0) continue;
+                rows.Add(i);
+                values.Add(d.Constants[i]);
+            }
+            if (rows.Count == 0) return null;
+            using var scope = NewDisposeScope();
+            var dim = axis < 0 ? (int)weights.dim() + axis : axis;
+            var w = weights.index_select(dim, tensor(rows.ToArray(), device: weights.device)).to_type(ScalarType.Float64);
+            if (dim > 0) w = w.sum(Enumerable.Range(0, dim).Select(i => (long)i).ToArray());
+            var outShape = w.shape[1..];
+            return matmul(tensor(values.ToArray(), device: weights.device), w.reshape(rows.Count, -1)).reshape(outShape).MoveToOuterDisposeScope();
+        }
 
         public IEnumerable<string> Changed => _weights.Keys.Concat(_channelCounts.Keys).Concat(_configEdits.Keys).Concat(_nodeEdits.Keys.Select(k => k.Item1))
             .Except(_removed).Distinct().OrderBy(n => n, StringComparer.Ordinal);
@@ -553,7 +585,7 @@ internal static class ChannelDeletion
                         if (d.HasConstants)
                         {
                             var w = Edited(layer, "kernel");
-                            AddToBias(layer, Fold(d, w.sum(Enumerable.Range(0, (int)w.dim() - 2).Select(i => (long)i).ToArray())));
+                            AddToBias(layer, Fold(d, w, -2));
                             if ((String(layer.ConfigNode, "padding") ?? "valid") != "valid")
                                 NoteInexact(layer, "zero padding at the borders meets a deleted channel's non-zero constant");
                         }
@@ -614,10 +646,8 @@ internal static class ChannelDeletion
                         var mask = d.Keep.SelectMany(k => Enumerable.Repeat(k, multiplier)).ToArray();
                         if (layer.ClassName.StartsWith("Separable", StringComparison.Ordinal))
                         {
-                            var pw = Edited(layer, "pointwise_kernel");
-                            var pwSum = pw.sum(Enumerable.Range(0, (int)pw.dim() - 2).Select(i => (long)i).ToArray());
                             var pointwiseInput = new Deletion(d.Axis, mask, constants);
-                            if (pointwiseInput.HasConstants) AddToBias(layer, Fold(pointwiseInput, pwSum));
+                            if (pointwiseInput.HasConstants) AddToBias(layer, Fold(pointwiseInput, Edited(layer, "pointwise_kernel"), -2));
                             Slice(layer, "pointwise_kernel", -2, expanded);
                             return DeadOutput(layer, d, outRank);
                         }
@@ -637,7 +667,7 @@ internal static class ChannelDeletion
                         if (d.HasConstants)
                         {
                             if (kernel == "kernel") AddToBias(layer, Fold(d, Edited(layer, kernel)));
-                            else if (layer.FindWeight(bias) is not null) SetWeight(layer, bias, Edited(layer, bias).to_type(ScalarType.Float64).add(Fold(d, Edited(layer, kernel))).to_type(ScalarType.Float32));
+                            else if (layer.FindWeight(bias) is not null && Fold(d, Edited(layer, kernel)) is { } delta) SetWeight(layer, bias, Edited(layer, bias).to_type(ScalarType.Float64).add(delta).to_type(ScalarType.Float32));
                         }
                         Slice(layer, kernel, 0, keep);
                     }
@@ -647,10 +677,11 @@ internal static class ChannelDeletion
                         var axes = Forward.Kernels.AxisConfig.Read(layer.ConfigNode, "axis", new[] { -1 }).Select(a => a < 0 ? inRank + a : a).ToArray();
                         Require(layer, axes.Length == 1 && axes[0] == d.Axis, "its normalised axis");
                         // The deleted channels' constants go through the normalisation: c * scale + shift.
-                        double[] Read(string w, double dflt) => layer.FindWeight(w) is { } x ? x.Value.to_type(ScalarType.Float64).cpu().data<double>().ToArray() : Enumerable.Repeat(dflt, d.Keep.Length).ToArray();
                         var epsilon = layer.ConfigNode["epsilon"] is JsonValue ev && ev.TryGetValue(out double eps) ? eps : 1e-3;
-                        var (gamma, beta, mean, variance) = (Read("gamma", 1), Read("beta", 0), Read("moving_mean", 0), Read("moving_variance", 1));
-                        var constants = d.Constants.Select((c, k) => d.Keep[k] ? 0 : (c - mean[k]) * gamma[k] / Math.Sqrt(variance[k] + epsilon) + beta[k]).ToArray();
+                        var (gamma, beta, mean, variance) = NormalizationStatistics(layer, d.Keep.Length);
+                        var constants = new double[d.Keep.Length];
+                        for (var k = 0; k < constants.Length; k++)
+                            if (!d.Keep[k]) constants[k] = (d.Constants[k] - mean[k]) * gamma[k] / Math.Sqrt(variance[k] + epsilon) + beta[k];
                         foreach (var w in new[] { "gamma", "beta", "moving_mean", "moving_variance" }) Slice(layer, w, -1, keep);
                         return d with { Constants = constants };
                     }
@@ -721,7 +752,9 @@ internal static class ChannelDeletion
                     }
                 case "Activation" or "ReLU" or "LeakyReLU" or "ELU" or "ThresholdedReLU":
                     {
-                        // Run the layer itself on the constants (a zero becomes f(0), e.g. 0.5 for a sigmoid).
+                        // The common activations directly (a zero becomes f(0), e.g. 0.5 for a sigmoid) ...
+                        if (ScalarActivation(layer) is { } f) return d with { Constants = Array.ConvertAll(d.Constants, c => f(c)) };
+                        // ... any other by running the layer itself on the constants.
                         using var kernel = Forward.KernelFactory.Create(layer, new Forward.ForwardContext(false, model.Source.KerasMajorVersion is 0 ? 2 : model.Source.KerasMajorVersion));
                         using var values = tensor(d.Constants.Select(v => (float)v).ToArray()).unsqueeze(0);
                         var outputs = kernel.Forward(new Forward.KernelInputs(new[] { values }, new Tensor?[] { null }), new Forward.ForwardContext(false, 2));
@@ -778,19 +811,21 @@ internal static class ChannelDeletion
             {
                 // Every input carries the same deletion (coupling saw to it); combine their constants as the merge does.
                 var all = ins.Select(d => d!).ToArray();
-                var combined = Enumerable.Range(0, all[0].Keep.Length).Select(i =>
+                Func<double, double, double> step = layer.ClassName switch
                 {
-                    var v = all.Select(d => d.Constants[i]).ToArray();
-                    return layer.ClassName switch
-                    {
-                        "Add" => v.Sum(),
-                        "Subtract" => v[0] - v[1],
-                        "Multiply" => v.Aggregate(1.0, (x, y) => x * y),
-                        "Average" => v.Average(),
-                        "Maximum" => v.Max(),
-                        _ => v.Min(),
-                    };
-                }).ToArray();
+                    "Add" or "Average" => (x, y) => x + y,
+                    "Subtract" => (x, y) => x - y,
+                    "Multiply" => (x, y) => x * y,
+                    "Maximum" => Math.Max,
+                    _ => Math.Min,
+                };
+                var combined = (double[])all[0].Constants.Clone();
+                for (var j = 1; j < all.Length; j++)
+                {
+                    var next = all[j].Constants;
+                    for (var i = 0; i < combined.Length; i++) combined[i] = step(combined[i], next[i]);
+                }
+                if (layer.ClassName == "Average") for (var i = 0; i < combined.Length; i++) combined[i] /= all.Length;
                 return all[0] with { Constants = combined };
             }
             if (layer.ClassName == "MultiHeadAttention") return ConsumeAttention(layer, refs, ins);
@@ -832,9 +867,9 @@ internal static class ChannelDeletion
                 var kernel = Edited(layer, role + "/kernel"); // (features, heads, dim)
                 if (d.HasConstants)
                 {
-                    using var delta = Fold(d, kernel.reshape(kernel.shape[0], -1)).reshape(kernel.shape[1], kernel.shape[2]);
+                    using var delta = Fold(d, kernel); // (heads, dim)
                     if (layer.FindWeight(role + "/bias") is null) NoteInexact(layer, $"a deleted {role} feature carries a constant but the projection has no bias");
-                    else
+                    else if (delta is not null)
                     {
                         var bias = Edited(layer, role + "/bias");
                         SetWeight(layer, role + "/bias", (bias.to_type(ScalarType.Float64) + delta).to_type(bias.dtype));
@@ -849,6 +884,62 @@ internal static class ChannelDeletion
             }
             return null;
         }
+
+        /// <summary>
+        /// A BatchNormalization's gamma, beta, moving mean and variance as doubles (defaults where scale or center is
+        /// off), read to the CPU in one transfer.
+        /// </summary>
+        private static (double[] Gamma, double[] Beta, double[] Mean, double[] Variance) NormalizationStatistics(KerasLayer layer, int channels)
+        {
+            double[] Read(string name, double missing)
+            {
+                if (layer.FindWeight(name)?.Value is not { } t)
+                {
+                    var filled = new double[channels];
+                    Array.Fill(filled, missing);
+                    return filled;
+                }
+                return ReadDoubles(t);
+            }
+            return (Read("gamma", 1), Read("beta", 0), Read("moving_mean", 0), Read("moving_variance", 1));
+        }
+
+        /// <summary>A small tensor's values as doubles: read in place for a contiguous float32 CPU tensor, else via a converted copy.</summary>
+        private static double[] ReadDoubles(Tensor t)
+        {
+            if (t.device_type == TorchSharp.DeviceType.CPU && t.dtype == ScalarType.Float32 && t.is_contiguous())
+            {
+                var values = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(t.bytes);
+                var result = new double[values.Length];
+                for (var i = 0; i < values.Length; i++) result[i] = values[i];
+                return result;
+            }
+            using var converted = t.to_type(ScalarType.Float64).cpu();
+            return converted.data<double>().ToArray();
+        }
+
+        /// <summary>A managed form of the layer's activation when it is one of the common ones (null otherwise).</summary>
+        private static Func<double, double>? ScalarActivation(KerasLayer layer)
+        {
+            var config = layer.ConfigNode;
+            var name = layer.ClassName switch
+            {
+                "Activation" => String(config, "activation"),
+                // ReLU with its defaults only (no max_value, negative_slope or threshold).
+                "ReLU" when IsNull(config["max_value"]) && (config["negative_slope"] is null || Double(config, "negative_slope") == 0) && (config["threshold"] is null || Double(config, "threshold") == 0) => "relu",
+                _ => null,
+            };
+            return name switch
+            {
+                "relu" => c => c > 0 ? c : 0,
+                "linear" => c => c,
+                "sigmoid" => c => 1 / (1 + Math.Exp(-c)),
+                "tanh" => Math.Tanh,
+                _ => null,
+            };
+        }
+
+        private static double? Double(JsonObject config, string key) => config[key] is JsonValue v && v.TryGetValue(out double x) ? x : null;
 
         private static bool IsNull(JsonNode? node) => node is null || (node is JsonValue v && v.GetValueKind() == System.Text.Json.JsonValueKind.Null);
 
@@ -897,9 +988,7 @@ internal static class ChannelDeletion
             if (d.HasConstants)
             {
                 // A constant input channel adds constant * (sum of its kernel taps) to every output position.
-                var w = Edited(layer, kernelName);
-                var summed = w.sum(Enumerable.Range(0, (int)w.dim() - 2).Select(i => (long)i).ToArray());
-                AddToBias(layer, Fold(d, summed));
+                AddToBias(layer, Fold(d, Edited(layer, kernelName), -2));
                 if ((String(config, "padding", "border_mode") ?? "valid") != "valid")
                     NoteInexact(layer, "zero padding at the borders meets a deleted channel's non-zero constant");
             }
