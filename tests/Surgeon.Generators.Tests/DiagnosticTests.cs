@@ -62,8 +62,8 @@ public sealed class DiagnosticTests
             [SurgeryPlan({|SRG003:"models/missing.h5"|})]
             public static partial class Plan { }
             """);
-        Assert.Equal("Model 'models/missing.h5' of surgery plan 'App.Plan' is not among the AdditionalFiles: add it as <AdditionalFiles Include=\"models/missing.h5\" /> " +
-            "if it is an architecture .json, or let the Surgeon build step extract 'missing.h5.architecture.json' from a .h5 or .keras file", Message(d));
+        Assert.Equal("Model 'models/missing.h5' of surgery plan 'App.Plan' is not among the AdditionalFiles: list it in the project file as <SurgeonModel Include=\"models/missing.h5\" /> " +
+            "(the Surgeon package's build step extracts 'missing.h5.architecture.json' from a .h5 or .keras file; an architecture .json is passed as it is)", Message(d));
     }
 
     [Fact]

@@ -158,9 +158,9 @@ public sealed class GeneratedSourceSnapshotTests
     private static ModelFile Json(string projectPath, string fixture) =>
         new("/proj/" + projectPath, File.ReadAllText(Fixtures.Real(fixture)));
 
-    /// <summary>What the build step is to produce for a binary model: obj/surgeon/&lt;file&gt;.architecture.json with metadata.</summary>
+    /// <summary>What the build step produces for a binary model: obj/surgeon/&lt;path&gt;.architecture.json with metadata.</summary>
     private static ModelFile Extracted(string projectPath, string fixture) =>
-        new("/proj/obj/surgeon/" + Path.GetFileName(projectPath) + ".architecture.json", Fixtures.ArchitectureJson(Fixtures.Real(fixture)),
+        new("/proj/obj/surgeon/" + Path.GetFileName(projectPath) + ".architecture.json", Fixtures.ExtractedArchitecture(Fixtures.Real(fixture)),
             SurgeonModel: true, SourceModel: "/proj/" + projectPath);
 
     private static void Verify([StringSyntax("C#")] string source, ModelFile model,

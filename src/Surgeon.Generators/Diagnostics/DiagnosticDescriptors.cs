@@ -31,7 +31,7 @@ internal static class DiagnosticDescriptors
 
     public static readonly DiagnosticDescriptor ModelNotFound = Create(
         "SRG003", "Model architecture not found among AdditionalFiles",
-        "Model '{0}' of surgery plan '{1}' is not among the AdditionalFiles: add it as <AdditionalFiles Include=\"{0}\" /> if it is an architecture .json, or let the Surgeon build step extract '{2}' from a .h5 or .keras file",
+        "Model '{0}' of surgery plan '{1}' is not among the AdditionalFiles: list it in the project file as <SurgeonModel Include=\"{0}\" /> (the Surgeon package's build step extracts '{2}' from a .h5 or .keras file; an architecture .json is passed as it is)",
         Model, DiagnosticSeverity.Error);
 
     public static readonly DiagnosticDescriptor ArchitectureUnreadable = Create(

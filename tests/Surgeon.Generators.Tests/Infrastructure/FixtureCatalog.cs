@@ -1,6 +1,4 @@
-using System.IO.Compression;
 using System.Text.Json;
-using System.Text.Json.Nodes;
 
 namespace Surgeon.Generators.Tests.Infrastructure;
 
@@ -44,43 +42,10 @@ public static class FixtureCatalog
         : Fixtures.Real("manifest.json"); // the placeholder: skips (or fails under CI) for want of fixtures
 
     /// <summary>
-    /// The architecture JSON stored in the file itself, untouched: a <c>.h5</c>'s <c>model_config</c> attribute or a
-    /// <c>.keras</c> archive's <c>config.json</c>, with the file's Keras version added; null for JSON files.
+    /// The architecture JSON stored in the file itself, as the Surgeon package's build step extracts it
+    /// (Surgeon.ArchitectureTool): a <c>.h5</c>'s <c>model_config</c> attribute or a <c>.keras</c> archive's
+    /// <c>config.json</c>, verbatim, with the file's Keras version added; null for JSON files.
     /// </summary>
-    public static string? StoredArchitecture(string path)
-    {
-        if (path.EndsWith(".keras", StringComparison.OrdinalIgnoreCase))
-        {
-            using var zip = ZipFile.OpenRead(path);
-            var config = Read(zip, "config.json")!;
-            var version = Read(zip, "metadata.json") is { } meta ? JsonNode.Parse(meta)?["keras_version"]?.GetValue<string>() : null;
-            return WithVersion(config, version);
-        }
-        if (path.EndsWith(".json", StringComparison.OrdinalIgnoreCase)) return null;
-        using var h5 = PureHDF.H5File.OpenRead(path);
-        var text = ReadString(h5, "model_config");
-        return text is null ? null : WithVersion(text, ReadString(h5, "keras_version"));
-    }
-
-    private static string? ReadString(PureHDF.VOL.Native.NativeFile h5, string name)
-    {
-        if (!h5.AttributeExists(name)) return null;
-        var a = h5.Attribute(name);
-        return (a.Space.Type == PureHDF.H5DataspaceType.Scalar ? a.Read<string>() : a.Read<string[]>()[0]).TrimEnd('\0');
-    }
-
-    private static string? Read(ZipArchive zip, string entry)
-    {
-        var e = zip.GetEntry(entry);
-        if (e is null) return null;
-        using var reader = new StreamReader(e.Open());
-        return reader.ReadToEnd();
-    }
-
-    private static string WithVersion(string json, string? version)
-    {
-        var root = JsonNode.Parse(json)!.AsObject();
-        if (version is not null && !root.ContainsKey("keras_version")) root["keras_version"] = version;
-        return root.ToJsonString();
-    }
+    public static string? StoredArchitecture(string path) =>
+        path.EndsWith(".json", StringComparison.OrdinalIgnoreCase) ? null : Fixtures.ExtractedArchitecture(path);
 }

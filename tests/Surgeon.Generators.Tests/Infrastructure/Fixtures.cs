@@ -31,9 +31,16 @@ internal static class Fixtures
     }
 
     /// <summary>
-    /// The architecture JSON of a model file, as the generator will get it: a <c>.json</c> file verbatim; for a
-    /// <c>.h5</c> or <c>.keras</c> file, Surgeon.Runtime's <see cref="KerasModel.ToJson"/> with the file's Keras version
-    /// added (what the build step is to write as <c>&lt;file&gt;.architecture.json</c>).
+    /// What the Surgeon package's build step writes as <c>&lt;file&gt;.architecture.json</c> for a <c>.h5</c> or
+    /// <c>.keras</c> file: the stored config verbatim with the file's Keras version added, by the build step's own
+    /// extractor (Surgeon.ArchitectureTool).
+    /// </summary>
+    public static string ExtractedArchitecture(string path) => Surgeon.ArchitectureTool.ArchitectureExtractor.Extract(path);
+
+    /// <summary>
+    /// The architecture JSON of a model file as Surgeon.Runtime re-serialises it: a <c>.json</c> file verbatim; for a
+    /// <c>.h5</c> or <c>.keras</c> file, <see cref="KerasModel.ToJson"/> with the file's Keras version added. The
+    /// generator must read it as it reads <see cref="ExtractedArchitecture"/> (a model the runtime wrote back).
     /// </summary>
     public static string ArchitectureJson(string path)
     {
