@@ -36,6 +36,7 @@ public static class CliApp
             ConvertCommand.Create(stdout),
             RoundTripCommand.Create(stdout),
             PredictCommand.Create(stdout),
+            ApozCommand.Create(stdout),
             DeleteChannelsCommand.Create(stdout),
             DeleteLayerCommand.Create(stdout),
             EditLayerCommands.Insert(stdout),

@@ -138,6 +138,24 @@ public sealed class CliTests
     }
 
     [SkippableFact]
+    public void Apoz_PrintsEveryChannelAndTheSelection_AndSummaryHasMacs()
+    {
+        var fixture = SharedFixtures.Model("oracle/lenet");
+        var input = Path.Combine(SharedFixtures.OracleRoot, "lenet", "input.npy");
+
+        var (exit, output, error) = Run("apoz", fixture.Path, "--input", input, "--layer", "conv2d_Conv2D1", "--method", "absolute", "--cutoff-absolute", "0.5");
+        var (_, summary, _) = Run("summary", fixture.Path);
+
+        Assert.Equal("", error);
+        Assert.Equal(ExitCodes.Ok, exit);
+        Assert.Contains("APoZ of 'conv2d_Conv2D1' at 'conv2d_Conv2D1'", output);
+        Assert.Equal(6, output.Split('\n').Count(l => System.Text.RegularExpressions.Regex.IsMatch(l, @"^\s+\d+\s+\d\.\d{4}")));
+        Assert.Contains("high_apoz (absolute): ", output);
+        Assert.Contains("MACs", summary);
+        Assert.Contains("MACs per sample: 271,920", summary);
+    }
+
+    [SkippableFact]
     public void DeleteChannels_BadChannel_ExitsBadInputNamingLayer()
     {
         var fixture = SharedFixtures.Model("oracle/lenet");

@@ -34,6 +34,12 @@ public sealed class ModelRunner : IDisposable
 
     private IReadOnlyDictionary<string, int[]>? _zeroed;
 
+    /// <summary>
+    /// Per-sample channel gates (N, C) multiplied into the first output of the given layers during a pass: their
+    /// gradient is the first-order Taylor importance sum of activation x gradient (set around one pass only).
+    /// </summary>
+    internal IReadOnlyDictionary<string, Tensor>? Gates { get; set; }
+
     private ModelRunner(KerasModel model, Dictionary<string, LayerKernel> kernels, IReadOnlyList<(KerasLayer, int)> schedule, ForwardContext context)
     {
         _model = model;
@@ -176,6 +182,14 @@ public sealed class ModelRunner : IDisposable
             {
                 var o = outputs.Tensors[t];
                 kept[t] = Array.IndexOf(tensors, o) >= 0 || Array.IndexOf(kept, o, 0, t) >= 0 ? o.alias() : o;
+                if (t == 0 && Gates is not null && Gates.TryGetValue(layer.Name, out var gate))
+                {
+                    var (axis, _) = ChannelDeletion.ChannelPositions(layer, (int)kept[t].dim(), t, Array.Empty<int>());
+                    var view = Enumerable.Repeat(1L, (int)kept[t].dim()).ToArray();
+                    view[0] = gate.shape[0];
+                    view[axis] = gate.shape[1];
+                    kept[t] = kept[t] * gate.view(view);
+                }
                 if (_zeroed is not null && _zeroed.TryGetValue(layer.Name, out var zero))
                 {
                     var (axis, positions) = ChannelDeletion.ChannelPositions(layer, (int)kept[t].dim(), t, zero);

@@ -11,7 +11,8 @@ namespace Surgeon;
 /// <param name="Parameters">Number of scalar weights.</param>
 /// <param name="TrainableParameters">Number of trainable scalar weights.</param>
 /// <param name="ConnectedTo">Inbound tensors as <c>layer[node][tensor]</c>.</param>
-public sealed record LayerSummary(string Name, string ClassName, string OutputShape, long Parameters, long TrainableParameters, IReadOnlyList<string> ConnectedTo);
+/// <param name="Macs">Multiply-accumulates per sample (<see cref="ModelCost"/>); null when unknown.</param>
+public sealed record LayerSummary(string Name, string ClassName, string OutputShape, long Parameters, long TrainableParameters, IReadOnlyList<string> ConnectedTo, long? Macs = null);
 
 /// <summary>What Keras's <c>model.summary()</c> shows: one row per layer, and the parameter totals.</summary>
 public sealed class ModelSummary
@@ -32,6 +33,7 @@ public sealed class ModelSummary
         TrainableParameters = model.TrainableParameterCount;
         NonTrainableParameters = model.NonTrainableParameterCount;
         IsSequential = model.IsSequential;
+        Macs = rows.All(r => r.Macs is not null) ? rows.Sum(r => r.Macs!.Value) : null;
     }
 
     /// <summary>Model name.</summary>
@@ -57,10 +59,14 @@ public sealed class ModelSummary
     /// <summary>Non-trainable parameters.</summary>
     public long NonTrainableParameters { get; }
 
+    /// <summary>Multiply-accumulates per sample (<see cref="ModelCost"/>); null when some layer's are unknown.</summary>
+    public long? Macs { get; }
+
     /// <summary>Summarizes <paramref name="model"/>.</summary>
     public static ModelSummary Of(KerasModel model)
     {
         var shapes = Shapes.ShapeInference.For(model);
+        var macs = ModelCost.Of(model).Layers.ToDictionary(l => l.Name, l => l.Macs, StringComparer.Ordinal);
         var rows = new List<LayerSummary>();
         foreach (var layer in model.Layers)
         {
@@ -76,7 +82,7 @@ public sealed class ModelSummary
                 shape = outs is null ? "?" : outs.Count == 1 ? Format(outs[0]) : "[" + string.Join(", ", outs.Select(Format)) + "]";
             }
             var connected = layer.InboundNodes.SelectMany(n => n.Inputs).Select(t => t.ToString()).ToList();
-            rows.Add(new LayerSummary(layer.Name, layer.ClassName, shape, layer.ParameterCount, layer.TrainableParameterCount, connected));
+            rows.Add(new LayerSummary(layer.Name, layer.ClassName, shape, layer.ParameterCount, layer.TrainableParameterCount, connected, macs[layer.Name]));
         }
         return new ModelSummary(model, rows);
     }
@@ -91,12 +97,14 @@ public sealed class ModelSummary
     /// <summary>The summary as text laid out like Keras's <c>model.summary()</c>.</summary>
     public override string ToString()
     {
+        var ci = System.Globalization.CultureInfo.InvariantCulture;
+        string Count(long? v) => v?.ToString("N0", ci) ?? "?";
         var headers = IsSequential
-            ? new[] { "Layer (type)", "Output Shape", "Param #" }
-            : new[] { "Layer (type)", "Output Shape", "Param #", "Connected to" };
+            ? new[] { "Layer (type)", "Output Shape", "Param #", "MACs" }
+            : new[] { "Layer (type)", "Output Shape", "Param #", "MACs", "Connected to" };
         var table = Rows.Select(r => IsSequential
-            ? new[] { $"{r.Name} ({r.ClassName})", r.OutputShape, r.Parameters.ToString("N0", System.Globalization.CultureInfo.InvariantCulture) }
-            : new[] { $"{r.Name} ({r.ClassName})", r.OutputShape, r.Parameters.ToString("N0", System.Globalization.CultureInfo.InvariantCulture), string.Join(", ", r.ConnectedTo) }).ToList();
+            ? new[] { $"{r.Name} ({r.ClassName})", r.OutputShape, Count(r.Parameters), Count(r.Macs) }
+            : new[] { $"{r.Name} ({r.ClassName})", r.OutputShape, Count(r.Parameters), Count(r.Macs), string.Join(", ", r.ConnectedTo) }).ToList();
         var widths = headers.Select((h, i) => Math.Max(h.Length, table.Count == 0 ? 0 : table.Max(row => row[i].Length)) + 2).ToArray();
         var total = widths.Sum();
         var sb = new StringBuilder();
@@ -110,10 +118,10 @@ public sealed class ModelSummary
             sb.Append(i == table.Count - 1 ? new string('=', total) : new string('_', total)).Append('\n');
         }
         if (table.Count == 0) sb.Append(new string('=', total)).Append('\n');
-        var ci = System.Globalization.CultureInfo.InvariantCulture;
         sb.Append("Total params: ").Append(TotalParameters.ToString("N0", ci)).Append('\n');
         sb.Append("Trainable params: ").Append(TrainableParameters.ToString("N0", ci)).Append('\n');
         sb.Append("Non-trainable params: ").Append(NonTrainableParameters.ToString("N0", ci)).Append('\n');
+        sb.Append("MACs per sample: ").Append(Count(Macs)).Append('\n');
         sb.Append(new string('_', total)).Append('\n');
         return sb.ToString();
     }

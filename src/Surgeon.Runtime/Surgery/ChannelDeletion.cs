@@ -205,6 +205,51 @@ internal static class ChannelDeletion
             throw new SurgeonException($"Deleting all {count} channels of layer '{target.Name}' would remove model output '{output}' (nothing would be left to compute it); delete fewer channels.");
     }
 
+    /// <summary>
+    /// The layers with channels whose outputs reach <paramref name="t"/> through per-channel layers and element-wise
+    /// merges only: the coupled group (a residual merge's output channels are tied to every producer behind it).
+    /// Empty when some path has no such layer (a model input, a layer that mixes channels).
+    /// </summary>
+    private static List<KerasLayer> Producers(KerasModel model, TensorRef t)
+    {
+        var layer = model[t.Layer];
+        if (ChannelCount(layer) is not null) return new List<KerasLayer> { layer };
+        var perChannel = s_passThrough.Contains(layer.ClassName) || layer.ClassName is "BatchNormalization" or "PReLU";
+        if (t.NodeIndex >= layer.InboundNodes.Count || !(perChannel || s_merges.Contains(layer.ClassName))) return new List<KerasLayer>();
+        var all = new List<KerasLayer>();
+        foreach (var input in layer.InboundNodes[t.NodeIndex].Inputs)
+        {
+            var found = Producers(model, input);
+            if (found.Count == 0) return new List<KerasLayer>();
+            all.AddRange(found);
+        }
+        return all;
+    }
+
+    /// <summary>
+    /// The groups of layers that element-wise merges (residual Adds and the like) tie together: deleting channel k of
+    /// one member deletes it from all (see <see cref="CouplingPolicy.DeleteFromGroup"/>). Layers in no merge are absent.
+    /// </summary>
+    internal static IReadOnlyList<IReadOnlyList<string>> CoupledGroups(KerasModel model)
+    {
+        var parent = new Dictionary<string, string>(StringComparer.Ordinal);
+        string Find(string x)
+        {
+            while (parent[x] != x) x = parent[x] = parent[parent[x]];
+            return x;
+        }
+        foreach (var layer in model.Layers.Where(l => s_merges.Contains(l.ClassName)))
+        {
+            foreach (var node in layer.InboundNodes)
+            {
+                var members = node.Inputs.SelectMany(i => Producers(model, i)).Select(l => l.Name).Distinct().ToList();
+                foreach (var m in members) parent.TryAdd(m, m);
+                for (var i = 1; i < members.Count; i++) parent[Find(members[i])] = Find(members[0]);
+            }
+        }
+        return parent.Keys.GroupBy(Find).Select(g => (IReadOnlyList<string>)g.OrderBy(n => model.Layers.ToList().FindIndex(l => l.Name == n)).ToList()).ToList();
+    }
+
     /// <summary>One propagation over the graph for a fixed set of deletions; collects every layer edit.</summary>
     private sealed class Planner(KerasModel model, ShapeInference shapes, IReadOnlyDictionary<string, int[]> deletions)
     {
@@ -336,7 +381,7 @@ internal static class ChannelDeletion
                     var wanted = source.Keep.Select((k, i) => (k, i)).Where(x => !x.k).Select(x => x.i).ToArray();
                     var producers = refs.Where((r, i) => !source.SameAs(ins[i])).SelectMany(r =>
                     {
-                        var found = Producers(r);
+                        var found = Producers(model, r);
                         return found.Count > 0 ? found : throw new SurgeonException(
                             $"Merge layer '{layer.Name}' couples '{r.Layer}' to a channel deletion, but no layer with channels produces that input; the deletion cannot be matched.");
                     }).ToArray();
@@ -346,27 +391,6 @@ internal static class ChannelDeletion
                 for (var t = 0; t < outputs.Length; t++) _tensors[new TensorRef(layer.Name, node, t)] = outputs[t];
             }
             return null;
-        }
-
-        /// <summary>
-        /// The layers with channels whose outputs reach <paramref name="t"/> through per-channel layers and element-wise
-        /// merges only: the coupled group (a residual merge's output channels are tied to every producer behind it).
-        /// Empty when some path has no such layer (a model input, a layer that mixes channels).
-        /// </summary>
-        private List<KerasLayer> Producers(TensorRef t)
-        {
-            var layer = model[t.Layer];
-            if (ChannelCount(layer) is not null) return new List<KerasLayer> { layer };
-            var perChannel = s_passThrough.Contains(layer.ClassName) || layer.ClassName is "BatchNormalization" or "PReLU";
-            if (t.NodeIndex >= layer.InboundNodes.Count || !(perChannel || s_merges.Contains(layer.ClassName))) return new List<KerasLayer>();
-            var all = new List<KerasLayer>();
-            foreach (var input in layer.InboundNodes[t.NodeIndex].Inputs)
-            {
-                var found = Producers(input);
-                if (found.Count == 0) return new List<KerasLayer>();
-                all.AddRange(found);
-            }
-            return all;
         }
 
         private int?[] Shape(TensorRef t) => shapes.OutputShapes(t.Layer, t.NodeIndex) is { } s && t.TensorIndex < s.Count ? s[t.TensorIndex]
