@@ -257,6 +257,9 @@ internal static class ChannelDeletion
         private readonly Dictionary<string, Dictionary<string, Tensor>> _weights = new(StringComparer.Ordinal);
         // Edited weights that are views of the input model's storage: Build must copy them, never hand them out.
         private readonly HashSet<Tensor> _views = new(ReferenceEqualityComparer.Instance);
+        // Scattered kept channels, gathered once when the weight is built (or first read): axis -> kept indices, relative
+        // to the weight's current edit. Two gathers on adjacent axes (a kernel's input and output channels) become one.
+        private readonly Dictionary<(string Layer, string Weight), SortedDictionary<int, long[]>> _gathers = new();
         private readonly Dictionary<string, Deletion?[]> _seenInputs = new(StringComparer.Ordinal);
         private readonly Dictionary<string, Deletion?> _consumed = new(StringComparer.Ordinal);
         private readonly Dictionary<string, int> _channelCounts = new(StringComparer.Ordinal);
@@ -399,8 +402,38 @@ internal static class ChannelDeletion
         private Tensor Edited(KerasLayer layer, string weight)
         {
             var edits = _weights.TryGetValue(layer.Name, out var e) ? e : _weights[layer.Name] = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+            if (_gathers.Remove((layer.Name, weight), out var pending))
+            {
+                // Someone reads the weight before it is built: gather now.
+                SetWeight(layer, weight, Gather(edits[weight], pending));
+            }
             if (edits.TryGetValue(weight, out var t)) return t;
             return layer.FindWeight(weight)?.Value ?? throw new SurgeonException($"Layer '{layer.Name}' ({layer.ClassName}) has no weight '{weight}'.");
+        }
+
+        /// <summary>
+        /// <paramref name="source"/> with only the kept indices on each pending axis: one advanced-index gather for two
+        /// adjacent axes, <c>index_select</c> otherwise. Always a new tensor (never a view of the input model).
+        /// </summary>
+        private static Tensor Gather(Tensor source, SortedDictionary<int, long[]> keeps)
+        {
+            using var scope = NewDisposeScope();
+            var device = source.device;
+            var dims = keeps.Keys.ToArray();
+            Tensor result;
+            if (dims.Length == 2 && dims[1] == dims[0] + 1)
+            {
+                var indices = Enumerable.Range(0, (int)source.dim()).Select(_ => TensorIndex.Colon).ToArray();
+                indices[dims[0]] = TensorIndex.Tensor(tensor(keeps[dims[0]], device: device).unsqueeze(1));
+                indices[dims[1]] = TensorIndex.Tensor(tensor(keeps[dims[1]], device: device).unsqueeze(0));
+                result = source.index(indices);
+            }
+            else
+            {
+                result = source;
+                foreach (var (dim, keep) in keeps) result = result.index_select(dim, tensor(keep, device: device));
+            }
+            return result.contiguous().MoveToOuterDisposeScope();
         }
 
         private void SetWeight(KerasLayer layer, string weight, Tensor value)
@@ -421,24 +454,40 @@ internal static class ChannelDeletion
             foreach (var edits in _weights.Values) foreach (var t in edits.Values) t.Dispose();
             _weights.Clear();
             _views.Clear();
+            _gathers.Clear();
         }
 
         private void Slice(KerasLayer layer, string weight, int axis, long[] keep)
         {
             if (layer.FindWeight(weight) is null) return;
-            var current = Edited(layer, weight);
-            var dim = axis < 0 ? current.dim() + axis : axis;
+            var key = (layer.Name, weight);
+            var pending = _gathers.GetValueOrDefault(key);
+            var edits = _weights.TryGetValue(layer.Name, out var e) ? e : _weights[layer.Name] = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+            var current = edits.TryGetValue(weight, out var t) ? t : layer.FindWeight(weight)!.Value;
+            var dim = (int)(axis < 0 ? current.dim() + axis : axis);
+            if (pending is not null && pending.TryGetValue(dim, out var earlier))
+            {
+                // This axis is already waiting for a gather: compose the two selections.
+                pending[dim] = keep.Select(k => earlier[k]).ToArray();
+                return;
+            }
             if (IsRange(keep))
             {
                 // Kept channels in one run (the usual "drop the first or last k"): a view, no copy. Build makes the single
-                // copy of each weight, however many axes were narrowed.
+                // copy of each weight, however many axes were narrowed (pending gathers are on other axes: unaffected).
                 var view = current.narrow(dim, keep.Length == 0 ? 0 : keep[0], keep.Length);
                 _views.Add(view);
                 SetWeight(layer, weight, view);
                 return;
             }
-            using var index = tensor(keep, device: current.device);
-            SetWeight(layer, weight, current.index_select(dim, index));
+            if (!edits.ContainsKey(weight))
+            {
+                // The gather will read the input model's weight through a view: Build copies what it gathers.
+                var whole = current.alias();
+                _views.Add(whole);
+                edits[weight] = whole;
+            }
+            (pending ?? (_gathers[key] = new SortedDictionary<int, long[]>()))[dim] = keep;
         }
 
         private static bool IsRange(long[] keep)
@@ -1099,8 +1148,10 @@ internal static class ChannelDeletion
                         Tensor value;
                         if (_weights.TryGetValue(l.Name, out var e) && e.TryGetValue(w.Name, out var t))
                         {
-                            // A view of the input model is copied (contiguously); a tensor the planner made is only made contiguous.
-                            value = _views.Contains(t) ? (t.is_contiguous() ? t.clone() : t.contiguous()) : t.contiguous();
+                            // Pending gathers run once, into a new tensor; a view of the input model is copied
+                            // (contiguously); a tensor the planner made is only made contiguous.
+                            value = _gathers.Remove((l.Name, w.Name), out var pending) ? Gather(t, pending)
+                                : _views.Contains(t) ? (t.is_contiguous() ? t.clone() : t.contiguous()) : t.contiguous();
                             if (!ReferenceEquals(value, t)) t.Dispose(); // the planner's handle is no longer needed
                         }
                         else
