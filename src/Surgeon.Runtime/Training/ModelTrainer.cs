@@ -262,7 +262,7 @@ public sealed class ModelTrainer : IDisposable
         var layers = model.Layers.Select(l => new KerasLayer(l.Entry, l.ClassName, l.Name, l.InboundNodes,
             l.Weights.Select(w =>
             {
-                var value = _parameters[w].Value.detach().clone();
+                var value = _parameters[w].Value.clone(); // under no_grad: no history, no extra handle
                 value.DetachFromDisposeScope();
                 created.Add(value);
                 return new KerasWeight(w.Name, value, w.Trainable, w.StoredName, w.ArchivePath);

@@ -52,16 +52,17 @@ internal sealed class ParameterSet : IDisposable
     /// <summary>The parameters the optimizer updates, in model order.</summary>
     public IReadOnlyList<TrainableParameter> Trainable => _all.Where(p => p.Trainable).ToList();
 
-    /// <summary>Copies every weight of <paramref name="model"/> (recursively); none records gradients yet.</summary>
+    /// <summary>Copies every weight of <paramref name="model"/> (recursively); trainable ones become leaves that record gradients.</summary>
     public void AddModel(KerasModel model, bool parentTrainable)
     {
+        using var _ = no_grad();
         var trainable = parentTrainable && model.Trainable;
         foreach (var layer in model.Layers)
         {
             var layerTrainable = trainable && layer.Trainable;
             foreach (var w in layer.Weights)
             {
-                var copy = w.Value.detach().clone();
+                var copy = w.Value.clone(); // under no_grad: a leaf without history
                 copy.DetachFromDisposeScope();
                 var p = new TrainableParameter(layer, w, copy, layerTrainable && w.Trainable);
                 if (p.Trainable) copy.requires_grad_(true);
