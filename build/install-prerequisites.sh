@@ -3,10 +3,12 @@
 #   g++, patchelf  - build the one-symbol libstdc++ shim TorchSharp's native library needs on Debian 12
 #                    (build/Surgeon.TorchSharp.targets applies it after every build)
 #   hdf5-tools     - h5dump, the reference HDF5 reader the tests check every written file with
+#   dataset-fashion-mnist - Fashion-MNIST's IDX files in /usr/share/datasets/fashion-mnist, for the training
+#                    tests and the samples (FashionMnist.Load)
 # and checks that the .NET 10 SDK is on PATH (Debian does not package it).
 set -euo pipefail
 
-packages=(g++ patchelf hdf5-tools)
+packages=(g++ patchelf hdf5-tools dataset-fashion-mnist)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -188,9 +188,9 @@ public sealed class TrainingLifetimeTests
         var stats = TorchSharp.DisposeScopeManager.Statistics;
         stats.Reset();
         var before = stats.ThreadTotalLiveCount;
-        for (var i = 0; i < 300; i++) trainer.TrainOnBatch(xb, yb);
-        for (var i = 0; i < 5; i++) trainer.Fit(x, y, new FitOptions { Epochs = 2, BatchSize = 8, ValidationX = x, ValidationY = y });
-        for (var i = 0; i < 20; i++) trainer.Evaluate(x, y, batchSize: 5);
+        for (var i = 0; i < 150; i++) trainer.TrainOnBatch(xb, yb);
+        for (var i = 0; i < 2; i++) trainer.Fit(x, y, new FitOptions { Epochs = 2, BatchSize = 8, ValidationX = x, ValidationY = y });
+        for (var i = 0; i < 10; i++) trainer.Evaluate(x, y, batchSize: 5);
         for (var i = 0; i < 20; i++)
         {
             using var p = trainer.Predict(x, batchSize: 7);
