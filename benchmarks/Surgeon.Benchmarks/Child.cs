@@ -69,6 +69,7 @@ internal static class Child
         if (args.Length < 2) throw new ArgumentException("usage: __child copy|readwrite|mapwrite|load|loadsave SRC [DST]");
         var op = args[0];
         if (op.StartsWith("surgery-", StringComparison.Ordinal)) return SurgeryChild.Run(op, args[1], args.Length > 2 && args[2] == "scattered");
+        if (op == GeneratorBenchmark.ChildOperation) return GeneratorBenchmark.ChildRun(args[1], args.Length > 2 ? args[2] : "fresh");
         var source = args[1];
         var target = args.Length > 2 ? args[2] : null;
         ChildResult result = op switch
