@@ -41,6 +41,7 @@ public sealed class FingerprintAgreementTests(ITestOutputHelper output)
         Assert.Equal(expected, Fingerprint.CanonicalText(ArchitectureParser.ParseGraph(json, out _)));
         var spec = ArchitectureParser.ParseSpec(json, CancellationToken.None);
         Assert.Equal(model.ArchitectureFingerprint, spec.Fingerprint);
+        Assert.Equal(ArchitectureFingerprint.Topology(model), spec.TopologyFingerprint);
         if (FixtureCatalog.StoredArchitecture(path) is { } stored)
             Assert.Equal(expected, Fingerprint.CanonicalText(ArchitectureParser.ParseGraph(stored, out _)));
 

@@ -75,11 +75,29 @@ public sealed class GeneratedPlanExecutionTests
         Assert.Contains("layer 'conv2d_35' has 63 channels, not 64", e.Message);
     }
 
-    private static SurgeryResult Run(Type plan, KerasModel model)
+    [SkippableFact]
+    public void GeneratedRun_TopologyMatch_AppliesToAPrunedCopy_ButNotToAnotherTopology()
+    {
+        using var model = KerasFile.Load(Fixtures.Real(ToyResNet), new LoadOptions { WeightsPath = Fixtures.Real(ToyResNetWeights) });
+        using var pruned = Surgery.DeleteChannels(model, "conv2d_35", new[] { 0 });
+        using var other = Surgery.DeleteLayer(model, "conv2d_39");
+        var plan = CompilePlan();
+
+        using var result = Run(plan, pruned, PlanMatch.Topology);
+        var e = Assert.Throws<PlanMismatchException>(() => Run(plan, other, PlanMatch.Topology).Dispose());
+
+        Assert.Equal(ArchitectureFingerprint.Topology(model), ArchitectureFingerprint.Topology(pruned));
+        Assert.Equal((string)plan.GetField("TopologyFingerprint")!.GetValue(null)!, ArchitectureFingerprint.Topology(model));
+        Assert.NotEmpty(result.DeletedChannels);
+        Assert.Contains("layer 'conv2d_39' (Conv2D) is missing", e.Message);
+        Assert.DoesNotContain("channels, not", e.Message);
+    }
+
+    private static SurgeryResult Run(Type plan, KerasModel model, PlanMatch match = PlanMatch.Exact)
     {
         try
         {
-            return (SurgeryResult)plan.GetMethod("Run")!.Invoke(null, new object[] { model, CouplingPolicy.DeleteFromGroup })!;
+            return (SurgeryResult)plan.GetMethod("Run")!.Invoke(null, new object[] { model, CouplingPolicy.DeleteFromGroup, match })!;
         }
         catch (TargetInvocationException e) when (e.InnerException is not null)
         {

@@ -131,7 +131,8 @@ internal static class ArchitectureParser
             layers.ToEquatableArray(),
             model.Inputs.ToEquatableArray(),
             model.Outputs.ToEquatableArray(),
-            Fingerprint.Of(model));
+            Fingerprint.Of(model),
+            Fingerprint.Of(model, includeWidths: false));
     }
 
     /// <summary>The graph of the top-level model in <paramref name="text"/>.</summary>

@@ -15,9 +15,9 @@ internal static class Fingerprint
 {
     public const string Header = "surgeon-architecture-v1";
 
-    public static string Of(GraphModel model) => Hash(CanonicalText(model));
+    public static string Of(GraphModel model, bool includeWidths = true) => Hash(CanonicalText(model, includeWidths));
 
-    public static string CanonicalText(GraphModel model)
+    public static string CanonicalText(GraphModel model, bool includeWidths = true)
     {
         var sb = new StringBuilder();
         sb.Append(Header);
@@ -25,7 +25,7 @@ internal static class Fingerprint
         {
             var width = ChannelRule.Width(layer.Config);
             sb.Append("\nlayer ").Append(layer.Name).Append('|').Append(layer.ClassName).Append('|')
-                .Append(width is { } w ? w.ToString(CultureInfo.InvariantCulture) : "-");
+                .Append(!includeWidths ? "*" : width is { } w ? w.ToString(CultureInfo.InvariantCulture) : "-");
             for (var i = 0; i < layer.Calls.Count; i++)
             {
                 sb.Append("\ncall ").Append(layer.Name).Append('#').Append(i.ToString(CultureInfo.InvariantCulture)).Append('|')

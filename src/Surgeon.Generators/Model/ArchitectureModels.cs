@@ -41,7 +41,8 @@ internal sealed record ArchitectureSpec(
     EquatableArray<LayerInfo> Layers,
     EquatableArray<TensorRef> Inputs,
     EquatableArray<TensorRef> Outputs,
-    string Fingerprint)
+    string Fingerprint,
+    string TopologyFingerprint)
 {
     public LayerInfo? Find(string name)
     {

@@ -76,6 +76,7 @@ internal sealed record PlanSpec(
     string ModelClass,
     string? KerasVersion,
     string Fingerprint,
+    string TopologyFingerprint,
     EquatableArray<LayerMember> Layers,
     EquatableArray<JobSpec> Jobs);
 

@@ -141,6 +141,7 @@ internal static class PlanBinder
             architecture.ModelClass,
             architecture.KerasVersion,
             architecture.Fingerprint,
+            architecture.TopologyFingerprint,
             members.ToEquatableArray(),
             ordered.ToEquatableArray());
     }

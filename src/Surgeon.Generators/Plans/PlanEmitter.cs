@@ -57,6 +57,10 @@ internal static class PlanEmitter
         w.Line(s_generatedCode);
         w.Line($"public const string Fingerprint = {Literal(spec.Fingerprint)};");
         w.Line();
+        Doc(w, "The fingerprint of the same architecture without its widths: what <see cref=\"Run\"/> checks with <see cref=\"global::Surgeon.PlanMatch.Topology\"/>, so that the plan also applies to pruned versions of the model.");
+        w.Line(s_generatedCode);
+        w.Line($"public const string TopologyFingerprint = {Literal(spec.TopologyFingerprint)};");
+        w.Line();
         Doc(w, $"The model path given to <c>[SurgeryPlan]</c>; its architecture was read from <c>{Xml(spec.ArchitectureFileName)}</c>.");
         w.Line(s_generatedCode);
         w.Line($"public const string ModelPath = {Literal(spec.ModelPath)};");
@@ -65,11 +69,12 @@ internal static class PlanEmitter
         Doc(w, "Runs this plan on <paramref name=\"model\"/>: checks that its architecture is the one the plan was compiled against, adds the declared jobs and those of <c>Configure</c>, and performs them in one pass. The model is not changed.",
             "<param name=\"model\">The model to operate on (e.g. from <see cref=\"global::Surgeon.KerasFile.Load\"/>).</param>",
             "<param name=\"coupling\">How producers coupled by element-wise merges are handled.</param>",
+            "<param name=\"match\">Exact (default): the model must have this architecture; Topology: a pruned version of it will do (widths may differ).</param>",
             "<returns>The new model and what changed; dispose it when done.</returns>",
             "<exception cref=\"global::Surgeon.PlanMismatchException\">The model's architecture differs from the plan's.</exception>");
         w.Line(s_generatedCode);
-        w.Open("public static global::Surgeon.SurgeryResult Run(global::Surgeon.KerasModel model, global::Surgeon.CouplingPolicy coupling = global::Surgeon.CouplingPolicy.DeleteFromGroup)");
-        w.Line($"var plan = global::Surgeon.PlanBuilder.Start({Literal(spec.FullName)}, Fingerprint, Layers.All, model, coupling);");
+        w.Open("public static global::Surgeon.SurgeryResult Run(global::Surgeon.KerasModel model, global::Surgeon.CouplingPolicy coupling = global::Surgeon.CouplingPolicy.DeleteFromGroup, global::Surgeon.PlanMatch match = global::Surgeon.PlanMatch.Exact)");
+        w.Line($"var plan = global::Surgeon.PlanBuilder.Start({Literal(spec.FullName)}, match == global::Surgeon.PlanMatch.Topology ? TopologyFingerprint : Fingerprint, Layers.All, model, coupling, match);");
         w.Line("Apply(plan);");
         w.Line("return plan.Operate();");
         w.Close();

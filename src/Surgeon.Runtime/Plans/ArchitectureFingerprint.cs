@@ -33,15 +33,21 @@ public static class ArchitectureFingerprint
     /// <summary>The fingerprint of <paramref name="model"/>'s architecture.</summary>
     public static string Of(KerasModel model) => Hash(CanonicalText(model));
 
-    /// <summary>The text <see cref="Of"/> hashes (see the remarks of <see cref="ArchitectureFingerprint"/>).</summary>
-    public static string CanonicalText(KerasModel model)
+    /// <summary>
+    /// The fingerprint of <paramref name="model"/>'s topology: as <see cref="Of"/> with every width written as <c>*</c>,
+    /// so the pruned versions of an architecture share it (see <see cref="PlanMatch.Topology"/>).
+    /// </summary>
+    public static string Topology(KerasModel model) => Hash(CanonicalText(model, includeWidths: false));
+
+    /// <summary>The text <see cref="Of"/> hashes (see the remarks of <see cref="ArchitectureFingerprint"/>); without widths for <see cref="Topology"/>.</summary>
+    public static string CanonicalText(KerasModel model, bool includeWidths = true)
     {
         ArgumentNullException.ThrowIfNull(model);
         var sb = new StringBuilder();
         sb.Append(Header);
         foreach (var layer in model.Layers.OrderBy(l => l.Name, StringComparer.Ordinal))
         {
-            sb.Append("\nlayer ").Append(layer.Name).Append('|').Append(layer.ClassName).Append('|').Append(Width(layer.ConfigNode));
+            sb.Append("\nlayer ").Append(layer.Name).Append('|').Append(layer.ClassName).Append('|').Append(includeWidths ? Width(layer.ConfigNode) : "*");
             for (var i = 0; i < layer.InboundNodes.Count; i++)
             {
                 sb.Append("\ncall ").Append(layer.Name).Append('#').Append(i.ToString(CultureInfo.InvariantCulture)).Append('|')

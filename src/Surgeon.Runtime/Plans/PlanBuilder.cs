@@ -1,5 +1,18 @@
 namespace Surgeon;
 
+/// <summary>How a surgery plan decides that a model is the one it was compiled against.</summary>
+public enum PlanMatch
+{
+    /// <summary>The same architecture: layers, classes, widths and wiring (<see cref="KerasModel.ArchitectureFingerprint"/>).</summary>
+    Exact,
+    /// <summary>
+    /// The same layers, classes and wiring, whatever the widths (<see cref="ArchitectureFingerprint.Topology"/>): a
+    /// pruned version of the architecture, for plans applied step after step. Channel indices are then checked against
+    /// the model itself when the jobs are added.
+    /// </summary>
+    Topology,
+}
+
 /// <summary>
 /// The jobs of a surgery plan, on typed layer handles: the generated <c>Run</c> method of a
 /// <c>[SurgeryPlan]</c> class starts one (checking the model's fingerprint), adds the jobs its attributes declare, and
@@ -25,19 +38,23 @@ public sealed class PlanBuilder
     /// <param name="layers">The plan's layer handles, used to name the layers that differ when the fingerprints do.</param>
     /// <param name="model">The model to operate on; it is never changed.</param>
     /// <param name="coupling">How coupled producers of element-wise merges are handled.</param>
+    /// <param name="match">
+    /// <see cref="PlanMatch.Exact"/>: <paramref name="fingerprint"/> is the architecture fingerprint;
+    /// <see cref="PlanMatch.Topology"/>: it is the topology fingerprint (widths may differ).
+    /// </param>
     /// <exception cref="PlanMismatchException">The model's architecture is not the plan's.</exception>
     public static PlanBuilder Start(string planName, string fingerprint, IReadOnlyList<LayerHandle> layers, KerasModel model,
-        CouplingPolicy coupling = CouplingPolicy.DeleteFromGroup)
+        CouplingPolicy coupling = CouplingPolicy.DeleteFromGroup, PlanMatch match = PlanMatch.Exact)
     {
         ArgumentNullException.ThrowIfNull(planName);
         ArgumentNullException.ThrowIfNull(fingerprint);
         ArgumentNullException.ThrowIfNull(layers);
         ArgumentNullException.ThrowIfNull(model);
-        var actual = model.ArchitectureFingerprint;
+        var actual = match == PlanMatch.Topology ? ArchitectureFingerprint.Topology(model) : model.ArchitectureFingerprint;
         if (!string.Equals(actual, fingerprint, StringComparison.Ordinal))
         {
             var source = model.Source.Path is { } path && !path.StartsWith('<') ? $"model '{model.Name}' (from '{path}')" : $"model '{model.Name}'";
-            throw new PlanMismatchException(planName, source, fingerprint, actual, Differences(layers, model));
+            throw new PlanMismatchException(planName, source, fingerprint, actual, Differences(layers, model, compareWidths: match == PlanMatch.Exact));
         }
         return new PlanBuilder(planName, model, new ModelSurgeon(model) { Coupling = coupling });
     }
@@ -106,7 +123,7 @@ public sealed class PlanBuilder
     /// <summary>Applies every job in one pass and returns the new model (see <see cref="ModelSurgeon.Operate"/>).</summary>
     public SurgeryResult Operate() => Surgeon.Operate();
 
-    private static List<string> Differences(IReadOnlyList<LayerHandle> layers, KerasModel model)
+    private static List<string> Differences(IReadOnlyList<LayerHandle> layers, KerasModel model, bool compareWidths)
     {
         var result = new List<string>();
         var planned = new HashSet<string>(StringComparer.Ordinal);
@@ -126,7 +143,7 @@ public sealed class PlanBuilder
             }
             var channels = LayerChannels.Count(layer);
             var expected = (handle as ChannelLayerHandle)?.ChannelCount;
-            if (channels != expected)
+            if (compareWidths && channels != expected)
                 result.Add($"layer '{handle.Name}' has {channels?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "no"} channels, not {expected?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "none"}");
         }
         foreach (var layer in model.Layers)
