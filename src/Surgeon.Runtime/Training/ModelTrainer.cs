@@ -98,7 +98,11 @@ public sealed class ModelTrainer : IDisposable
     /// <summary>The options the trainer was created with.</summary>
     public TrainerOptions Options { get; }
 
-    /// <summary>The optimizer; setting another (e.g. a lower learning rate) keeps the accumulated moments of the same kind.</summary>
+    /// <summary>
+    /// The optimizer. Setting one of the same kind (e.g. <c>trainer.Optimizer.WithLearningRate(1e-4)</c>) keeps the
+    /// accumulated moments and <see cref="Iterations"/>, as changing a Keras optimizer's learning rate does; another
+    /// kind starts afresh, as a new Keras optimizer would.
+    /// </summary>
     public TrainingOptimizer Optimizer
     {
         get => _optimizer.Settings;
@@ -143,8 +147,8 @@ public sealed class ModelTrainer : IDisposable
             using var epochScope = NewDisposeScope();
             var order = options.Shuffle ? randperm(n, generator: shuffler) : null;
             Tensor? orderOnData = order is not null && order.device != x.device ? order.to(x.device) : order;
-            var lossSum = zeros(Array.Empty<long>(), dtype: ScalarType.Float64, device: _device);
-            var correctSum = zeros(Array.Empty<long>(), dtype: ScalarType.Float64, device: _device);
+            var lossSum = zeros(Array.Empty<long>(), dtype: ScalarType.Float32, device: _device);
+            var correctSum = zeros(Array.Empty<long>(), dtype: ScalarType.Float32, device: _device);
             var steps = 0;
             for (long start = 0; start < n; start += options.BatchSize)
             {
@@ -166,13 +170,13 @@ public sealed class ModelTrainer : IDisposable
                 var (loss, correct) = Step(Input(xb), Target(yb));
                 using (no_grad())
                 {
-                    lossSum.add_(loss.to_type(ScalarType.Float64) * count);
-                    if (correct is not null) correctSum.add_(correct.to_type(ScalarType.Float64));
+                    lossSum.add_(loss.to_type(ScalarType.Float32) * count);
+                    if (correct is not null) correctSum.add_(correct.to_type(ScalarType.Float32));
                 }
                 steps++;
             }
-            var meanLoss = n == 0 ? double.NaN : lossSum.item<double>() / n;
-            double? accuracy = Options.Loss.HasAccuracy && n > 0 ? correctSum.item<double>() / n : null;
+            var meanLoss = n == 0 ? double.NaN : lossSum.item<float>() / (double)n;
+            double? accuracy = Options.Loss.HasAccuracy && n > 0 ? correctSum.item<float>() / (double)n : null;
             Evaluation? validation = options.ValidationX is not null ? Evaluate(options.ValidationX, options.ValidationY!, options.ValidationBatchSize) : null;
             var report = new EpochReport(epoch, options.Epochs, steps, meanLoss, accuracy, validation?.Loss, validation?.Accuracy, clock.Elapsed.TotalSeconds);
             reports.Add(report);
@@ -188,7 +192,7 @@ public sealed class ModelTrainer : IDisposable
         var n = CheckData(x, y);
         using var scope = NewDisposeScope();
         var (loss, correct) = Step(Input(x), Target(y));
-        return (loss.to_type(ScalarType.Float64).item<double>(), correct is null || n == 0 ? null : correct.to_type(ScalarType.Float64).item<double>() / n);
+        return (Scalar(loss), correct is null || n == 0 ? null : Scalar(correct) / n);
     }
 
     /// <summary>
@@ -203,20 +207,20 @@ public sealed class ModelTrainer : IDisposable
         using var _ = no_grad();
         using var scope = NewDisposeScope();
         var context = Context(training: false);
-        var lossSum = zeros(Array.Empty<long>(), dtype: ScalarType.Float64, device: _device);
-        var correctSum = zeros(Array.Empty<long>(), dtype: ScalarType.Float64, device: _device);
+        var lossSum = zeros(Array.Empty<long>(), dtype: ScalarType.Float32, device: _device);
+        var correctSum = zeros(Array.Empty<long>(), dtype: ScalarType.Float32, device: _device);
         for (long start = 0; start < n; start += batchSize)
         {
             using var batchScope = NewDisposeScope();
             var count = Math.Min(batchSize, n - start);
             var yb = Target(y.narrow(0, start, count));
             var pass = _graph.Forward(new[] { Input(x.narrow(0, start, count)) }, context, Options.Loss.WantsLogits);
-            lossSum.add_(Options.Loss.PerSample(pass.Outputs[0], pass.Logits[0], yb).to_type(ScalarType.Float64).sum());
-            if (Options.Loss.HasAccuracy) correctSum.add_(Options.Loss.Correct(pass.Outputs[0], yb).to_type(ScalarType.Float64).sum());
+            lossSum.add_(Options.Loss.PerSample(pass.Outputs[0], pass.Logits[0], yb).sum().to_type(ScalarType.Float32));
+            if (Options.Loss.HasAccuracy) correctSum.add_(Options.Loss.Correct(pass.Outputs[0], yb).sum().to_type(ScalarType.Float32));
         }
-        var loss = n == 0 ? double.NaN : lossSum.item<double>() / n;
-        if (_regularized.Length > 0) loss += Penalty().to_type(ScalarType.Float64).item<double>();
-        return new Evaluation(loss, Options.Loss.HasAccuracy && n > 0 ? correctSum.item<double>() / n : null, n);
+        var loss = n == 0 ? double.NaN : lossSum.item<float>() / (double)n;
+        if (_regularized.Length > 0) loss += Scalar(Penalty());
+        return new Evaluation(loss, Options.Loss.HasAccuracy && n > 0 ? correctSum.item<float>() / (double)n : null, n);
     }
 
     /// <summary>The model's output for <paramref name="x"/> in inference mode, in batches; the caller owns the result.</summary>
@@ -347,6 +351,9 @@ public sealed class ModelTrainer : IDisposable
         TheanoKernels = _theano,
         UnbiasedMovingVariance = _unbiasedMovingVariance,
     };
+
+    /// <summary>A scalar's value (float64 tensors read as such; others through float32, which every device has).</summary>
+    private static double Scalar(Tensor t) => t.dtype == ScalarType.Float64 ? t.item<double>() : t.to_type(ScalarType.Float32).item<float>();
 
     private static long CheckData(Tensor x, Tensor y)
     {

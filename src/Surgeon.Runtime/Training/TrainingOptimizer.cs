@@ -73,7 +73,22 @@ public sealed class TrainingOptimizer
         /// <summary>Number of updates applied (Keras's <c>iterations</c>).</summary>
         public long Iterations { get; private set; }
 
-        public TrainingOptimizer Settings { get; set; } = settings;
+        private TrainingOptimizer _settings = settings;
+
+        /// <summary>The update rule; another kind starts afresh (slots and step count), as a new Keras optimizer would.</summary>
+        public TrainingOptimizer Settings
+        {
+            get => _settings;
+            set
+            {
+                if (value.Kind != _settings.Kind)
+                {
+                    Clear();
+                    Iterations = 0;
+                }
+                _settings = value;
+            }
+        }
 
         /// <summary>Applies one update to every parameter from its gradient (under no_grad, in place).</summary>
         public void Step(IReadOnlyList<Tensor> parameters, IReadOnlyList<Tensor> gradients)
@@ -124,7 +139,7 @@ public sealed class TrainingOptimizer
             return slot;
         }
 
-        public void Dispose()
+        private void Clear()
         {
             foreach (var (m, v) in _slots.Values)
             {
@@ -133,6 +148,8 @@ public sealed class TrainingOptimizer
             }
             _slots.Clear();
         }
+
+        public void Dispose() => Clear();
     }
 }
 

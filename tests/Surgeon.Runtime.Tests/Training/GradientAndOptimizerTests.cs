@@ -112,6 +112,40 @@ public sealed class GradientAndOptimizerTests
     }
 
     [Fact]
+    public void Optimizer_NewLearningRate_KeepsMoments_NewKind_StartsAfresh()
+    {
+        using var source = KerasFile.CreateFromArchitecture(TrainingTestModels.SmallCnn(), seed: 23);
+        using var model = TrainingTestModels.ToDouble(source);
+        var (x, y) = TrainingTestModels.SmallCnnData(8, seed: 24, ScalarType.Float64);
+        using var _x = x;
+        using var _y = y;
+        using var trainer = ModelTrainer.Create(model, new TrainerOptions { Optimizer = TrainingOptimizer.Adam(0.01) });
+        var kernel = trainer.Parameters.Single(p => p.Layer.Name == "out" && p.Source.Name == "kernel").Value;
+        using var scope = NewDisposeScope();
+
+        var g1 = trainer.Gradients(x, y)[^2];
+        trainer.TrainOnBatch(x, y);
+        trainer.Optimizer = trainer.Optimizer.WithLearningRate(0.001);
+        var w1 = kernel.detach().clone();
+        var g2 = trainer.Gradients(x, y)[^2];
+        trainer.TrainOnBatch(x, y);
+
+        // Second Adam step with the first step's moments and t = 2, at the new learning rate.
+        var m = g1 * 0.1 * 0.9 + g2 * 0.1;
+        var v = g1.square() * 0.001 * 0.999 + g2.square() * 0.001;
+        var expected = w1 - m * (0.001 * Math.Sqrt(1 - 0.999 * 0.999) / (1 - 0.9 * 0.9)) / (v.sqrt() + 1e-7);
+        Assert.True((kernel - expected).abs().max().item<double>() < 1e-12);
+        Assert.Equal(2, trainer.Iterations);
+
+        trainer.Optimizer = TrainingOptimizer.Sgd(0.5);
+        Assert.Equal(0, trainer.Iterations);
+        var w2 = kernel.detach().clone();
+        var g3 = trainer.Gradients(x, y)[^2];
+        trainer.TrainOnBatch(x, y);
+        Assert.True((kernel - (w2 - g3 * 0.5)).abs().max().item<double>() < 1e-12);
+    }
+
+    [Fact]
     public void Adam_Defaults_AreKeras()
     {
         var adam = TrainingOptimizer.Adam();
