@@ -123,6 +123,16 @@ public sealed class EndToEndTests(PackageConsumer app) : IClassFixture<PackageCo
     }
 
     [Fact]
+    public void ExecutableWithoutLibtorch_GetsSRG102()
+    {
+        // As if the project referenced no libtorch package (each sets TorchSharpCpuPackage or TorchSharpCudaPackage).
+        var result = Dotnet.Run(app.ProjectDir, "msbuild", "-t:ResolvePackageAssets", "-p:Configuration=Release", "-p:TorchSharpCpuPackage=false",
+            "-nodeReuse:false", "-nologo", "-v:m");
+
+        Assert.Contains("warning SRG102: No libtorch backend is referenced", result.Output);
+    }
+
+    [Fact]
     public void BrokenModels_AreBuildErrorsNamingTheFile()
     {
         app.Reset();

@@ -164,6 +164,8 @@ public sealed partial class PackageConsumer : IDisposable
     public void Reset()
     {
         File.Copy(OriginalModel, ModelPath, overwrite: true);
+        // Newer than any stamp, whatever File.Copy did with the timestamp: the next build reads it again.
+        File.SetLastWriteTimeUtc(ModelPath, DateTime.UtcNow.AddSeconds(1));
         foreach (var extra in Directory.GetFiles(Path.Combine(ProjectDir, "models")).Where(f => Path.GetFileName(f) != "lenet.h5")) File.Delete(extra);
         foreach (var extra in Directory.GetFiles(ProjectDir, "*.cs").Where(f => Path.GetFileName(f) is not ("LeNetPlan.cs" or "Program.cs"))) File.Delete(extra);
     }
