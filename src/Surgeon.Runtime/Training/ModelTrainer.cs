@@ -234,7 +234,7 @@ public sealed class ModelTrainer : IDisposable
         var context = Context(training: false);
         var parts = new List<Tensor>();
         var n = x.shape[0];
-        for (long start = 0; start < n; start += batchSize)
+        for (long start = 0; start < n || (n == 0 && start == 0); start += batchSize)
             parts.Add(_graph.Forward(new[] { Input(x.narrow(0, start, Math.Min(batchSize, n - start))) }, context).Outputs[0]);
         var result = parts.Count == 1 ? parts[0].alias() : cat(parts.ToArray(), 0);
         return result.MoveToOuterDisposeScope();

@@ -98,6 +98,9 @@ public sealed class LossTests
         Assert.Equal(sparse.Accuracy, dense.Accuracy);
         Assert.Equal((z - oneHot).square().mean().item<float>(), squared.Loss, 5);
         Assert.Null(squared.Accuracy);
+        using var none = x[..0];
+        using var empty = mse.Predict(none);
+        Assert.Equal(new long[] { 0, 3 }, empty.shape);
         // Labels as (N, 1), as Keras accepts them.
         Assert.Equal(sparse.Loss, logitsTrainer.Evaluate(x, y.unsqueeze(1)).Loss, 6);
     }
