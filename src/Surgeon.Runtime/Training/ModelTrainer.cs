@@ -137,6 +137,7 @@ public sealed class ModelTrainer : IDisposable
         if ((options.ValidationX is null) != (options.ValidationY is null))
             throw new ArgumentException("Give both ValidationX and ValidationY, or neither.", nameof(options));
         var n = CheckData(x, y);
+        if (options.ValidationX is not null) CheckData(options.ValidationX, options.ValidationY!);
         var seed = options.Seed ?? Random.Shared.NextInt64();
         _random.manual_seed(seed);
         using var shuffler = new Generator((ulong)seed, torch.CPU);
