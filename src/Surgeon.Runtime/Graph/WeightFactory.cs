@@ -302,12 +302,19 @@ internal static class WeightFactory
         _ => (shape[^2] * shape[..^2].Aggregate(1L, (a, b) => a * b), shape[^1] * shape[..^2].Aggregate(1L, (a, b) => a * b)),
     };
 
+    /// <summary>
+    /// Normal samples truncated to two standard deviations, as Keras's truncated normal (TensorFlow re-draws values
+    /// beyond 2 std). Drawn by the inverse CDF: u uniform in [Phi(-2), Phi(2)], x = mean + std * sqrt(2) * erfinv(2u - 1).
+    /// (TorchSharp's nn.init.trunc_normal_ fills every element with one value in the version used here.)
+    /// </summary>
     private static Tensor Truncated(long[] shape, double mean, double stddev, Generator generator)
     {
+        const double Low = 0.022750131948179195;  // Phi(-2)
+        const double High = 0.97724986805182079;  // Phi(2)
         using var scope = NewDisposeScope();
-        var t = empty(shape);
-        nn.init.trunc_normal_(t, mean, stddev, mean - 2 * stddev, mean + 2 * stddev, generator);
-        return t.MoveToOuterDisposeScope();
+        var u = rand(shape, dtype: ScalarType.Float64, generator: generator) * (High - Low) + Low;
+        var x = (u * 2 - 1).erfinv_().mul_(Math.Sqrt(2) * stddev).add_(mean).clamp_(mean - 2 * stddev, mean + 2 * stddev);
+        return x.to_type(ScalarType.Float32).MoveToOuterDisposeScope();
     }
 
     private static Tensor Orthogonal(long[] shape, double gain, Generator generator)
