@@ -60,3 +60,33 @@ public sealed class InitializerTests
         Assert.InRange(k.max().item<float>(), 1.3f, 1.4f + 1e-6f);
     }
 }
+
+/// <summary>A convolution's own activation runs in Keras's layout: a softmax normalises the channels (channels_last).</summary>
+public sealed class ConvActivationLayoutTests
+{
+    [Theory]
+    [InlineData("channels_last")]
+    [InlineData("channels_first")]
+    public void ConvSoftmax_NormalisesKerasLastAxis(string dataFormat)
+    {
+        var json = new JsonObject
+        {
+            ["class_name"] = "Sequential",
+            ["config"] = new JsonObject
+            {
+                ["name"] = "m",
+                ["layers"] = new JsonArray(
+                    new JsonObject { ["class_name"] = "InputLayer", ["config"] = new JsonObject { ["batch_input_shape"] = new JsonArray(null, 3, 6, 6), ["name"] = "in" } },
+                    new JsonObject { ["class_name"] = "Conv2D", ["config"] = new JsonObject { ["name"] = "c", ["filters"] = 4, ["kernel_size"] = 3, ["activation"] = "softmax", ["data_format"] = dataFormat } }),
+            },
+        }.ToJsonString();
+        using var model = KerasFile.CreateFromArchitecture(json, seed: 3);
+        using var runner = ModelRunner.Create(model);
+        using var x = rand(2, 3, 6, 6);
+
+        using var y = runner.Predict(x);
+
+        using var sums = y.sum(-1);
+        Assert.True((sums - 1).abs().max().item<float>() < 1e-5);
+    }
+}

@@ -135,8 +135,8 @@ internal sealed class ConvKernel : LayerKernel
         {
             y = Conv(y, _pointwise, _bias, Enumerable.Repeat(1L, _rank).ToArray(), zero, Enumerable.Repeat(1L, _rank).ToArray(), 1);
         }
-        y = Activations.ApplyToFresh(_activation, y, context.KerasMajorVersion);
-        return Same(_channelsFirst ? y : CoreKernels.ToChannelsLast(y), inputs);
+        // The activation sees the Keras layout (a softmax runs over Keras's last axis: the channels when channels_last).
+        return Same(Activations.ApplyToFresh(_activation, _channelsFirst ? y : CoreKernels.ToChannelsLast(y), context.KerasMajorVersion), inputs);
     }
 
     private Tensor Conv(Tensor x, Tensor w, Tensor? b, long[] stride, long[] padding, long[] dilation, long groups) => _rank switch
@@ -219,7 +219,7 @@ internal sealed class ConvTransposeKernel : LayerKernel
                 }
             }
         }
-        y = Activations.ApplyToFresh(_activation, y, context.KerasMajorVersion);
-        return Same(_channelsFirst ? y : CoreKernels.ToChannelsLast(y), inputs);
+        // The activation sees the Keras layout (a softmax runs over Keras's last axis: the channels when channels_last).
+        return Same(Activations.ApplyToFresh(_activation, _channelsFirst ? y : CoreKernels.ToChannelsLast(y), context.KerasMajorVersion), inputs);
     }
 }
