@@ -11,19 +11,6 @@ namespace Surgeon.Runtime.Tests.Identify;
 /// </summary>
 public sealed class IdentifyTests
 {
-    private static string Sequential(long[] inputShape, params (string Class, JsonObject Config)[] layers)
-    {
-        var input = new JsonArray { null };
-        foreach (var d in inputShape) input.Add(d);
-        var list = new JsonArray { new JsonObject { ["class_name"] = "InputLayer", ["config"] = new JsonObject { ["batch_input_shape"] = input, ["name"] = "in" } } };
-        for (var i = 0; i < layers.Length; i++)
-        {
-            layers[i].Config["name"] = $"l{i}";
-            list.Add(new JsonObject { ["class_name"] = layers[i].Class, ["config"] = layers[i].Config });
-        }
-        return new JsonObject { ["class_name"] = "Sequential", ["config"] = new JsonObject { ["name"] = "s", ["layers"] = list } }.ToJsonString();
-    }
-
     private static void Set(KerasModel model, string layer, string weight, Tensor value)
     {
         using var _ = no_grad();
@@ -36,7 +23,7 @@ public sealed class IdentifyTests
     public void Apoz_CountsExactZerosAfterTheActivation_AsTheReferenceToyExample(int batchSize)
     {
         // keras-surgeon's toy check: activations [[0,1],[0,0],[2,0],[0,3]] give APoZ [0.75, 0.5].
-        using var model = KerasFile.CreateFromArchitecture(Sequential(new long[] { 2 }, ("Dense", new JsonObject { ["units"] = 2, ["activation"] = "relu" })), seed: 1);
+        using var model = KerasFile.CreateFromArchitecture(TestModels.Sequential(new long[] { 2 }, ("Dense", new JsonObject { ["units"] = 2, ["activation"] = "relu" })), seed: 1);
         Set(model, "l0", "kernel", eye(2));
         Set(model, "l0", "bias", zeros(2));
         using var x = tensor(new float[] { 0, 1, 0, 0, 2, 0, 0, 3 }).reshape(4, 2);
@@ -52,7 +39,7 @@ public sealed class IdentifyTests
     [Fact]
     public void Apoz_ReluLayerAfterBatchNorm_IsTheActivation_AndChannelsFirstUsesTheLayersAxis()
     {
-        using var model = KerasFile.CreateFromArchitecture(Sequential(new long[] { 2, 6, 6 },
+        using var model = KerasFile.CreateFromArchitecture(TestModels.Sequential(new long[] { 2, 6, 6 },
             ("Conv2D", new JsonObject { ["filters"] = 3, ["kernel_size"] = 3, ["data_format"] = "channels_first" }),
             ("BatchNormalization", new JsonObject { ["axis"] = 1 }),
             ("ReLU", new JsonObject()),
@@ -76,7 +63,7 @@ public sealed class IdentifyTests
     [Fact]
     public void Apoz_WalkThatBranchesOrCrossesADense_IsAnErrorNamingTheLayers()
     {
-        using var model = KerasFile.CreateFromArchitecture(Sequential(new long[] { 4 },
+        using var model = KerasFile.CreateFromArchitecture(TestModels.Sequential(new long[] { 4 },
             ("Dense", new JsonObject { ["units"] = 3 }),
             ("Dense", new JsonObject { ["units"] = 2, ["activation"] = "relu" })), seed: 5);
 
@@ -99,7 +86,7 @@ public sealed class IdentifyTests
     [Fact]
     public void Norms_AndBatchNormScale_RankOutputChannels()
     {
-        using var model = KerasFile.CreateFromArchitecture(Sequential(new long[] { 2 },
+        using var model = KerasFile.CreateFromArchitecture(TestModels.Sequential(new long[] { 2 },
             ("Dense", new JsonObject { ["units"] = 3 }),
             ("BatchNormalization", new JsonObject()),
             ("LSTM", new JsonObject { ["units"] = 2 })), seed: 6);
@@ -121,7 +108,7 @@ public sealed class IdentifyTests
     {
         // Dense(4, relu) -> Dense(3, softmax). Scaling channel c's kernel column and bias by s scales relu's output c by s
         // (s > 0): dL/ds at s = 1 is the gate gradient; with one-sample batches Taylor averages its absolute value.
-        var json = Sequential(new long[] { 5 }, ("Dense", new JsonObject { ["units"] = 4, ["activation"] = "relu" }), ("Dense", new JsonObject { ["units"] = 3, ["activation"] = "softmax" }));
+        var json = TestModels.Sequential(new long[] { 5 }, ("Dense", new JsonObject { ["units"] = 4, ["activation"] = "relu" }), ("Dense", new JsonObject { ["units"] = 3, ["activation"] = "softmax" }));
         using var model = KerasFile.CreateFromArchitecture(json, seed: 7);
         ReferenceModels.Randomize(model, 8);
         using var x = rand(new long[] { 3, 5 }, generator: new Generator(9)) * 2 - 1;

@@ -88,7 +88,7 @@ public sealed class DeleteChannelsTests
     [Fact]
     public void DeleteChannels_DenseChain_SlicesColumnsAndRowsLikeKerasSurgeon()
     {
-        using var model = KerasFile.CreateFromArchitecture(Sequential(new long[] { 4 }, ("Dense", new JsonObject { ["units"] = 5 }), ("Dense", new JsonObject { ["units"] = 3 })), seed: 1);
+        using var model = KerasFile.CreateFromArchitecture(TestModels.Sequential(new long[] { 4 }, ("Dense", new JsonObject { ["units"] = 5 }), ("Dense", new JsonObject { ["units"] = 3 })), seed: 1);
 
         using var result = new ModelSurgeon(model).DeleteChannels("l0", new[] { 1, 3 }).Operate();
 
@@ -106,7 +106,7 @@ public sealed class DeleteChannelsTests
     [InlineData(new[] { 1, 3 })] // gaps: gathered
     public void DeleteChannels_Result_IsExactContiguousAndSharesNoStorageWithTheInput(int[] channels)
     {
-        using var model = KerasFile.CreateFromArchitecture(Sequential(new long[] { 4 }, ("Dense", new JsonObject { ["units"] = 5 }), ("Dense", new JsonObject { ["units"] = 5 }), ("Dense", new JsonObject { ["units"] = 3 })), seed: 1);
+        using var model = KerasFile.CreateFromArchitecture(TestModels.Sequential(new long[] { 4 }, ("Dense", new JsonObject { ["units"] = 5 }), ("Dense", new JsonObject { ["units"] = 5 }), ("Dense", new JsonObject { ["units"] = 3 })), seed: 1);
         using var before = model["l1"].FindWeight("kernel")!.Value.clone();
 
         using (var result = new ModelSurgeon(model).DeleteChannels("l0", channels).DeleteChannels("l1", channels).Operate())
@@ -141,14 +141,14 @@ public sealed class DeleteChannelsTests
     {
         var (json, target, channels, inputShape) = name switch
         {
-            "conv-pool-flatten-dense" => (Sequential(new long[] { 8, 8, 2 },
+            "conv-pool-flatten-dense" => (TestModels.Sequential(new long[] { 8, 8, 2 },
                 ("Conv2D", new JsonObject { ["filters"] = 6, ["kernel_size"] = 3, ["padding"] = "same", ["activation"] = "relu" }),
                 ("Dropout", new JsonObject { ["rate"] = 0.3 }),
                 ("MaxPooling2D", new JsonObject { ["pool_size"] = 2 }),
                 ("Conv2D", new JsonObject { ["filters"] = 4, ["kernel_size"] = 3 }),
                 ("Flatten", new JsonObject()),
                 ("Dense", new JsonObject { ["units"] = 3 })), "l0", new[] { 0, 2, 5 }, new long[] { 8, 8, 2 }),
-            "conv-bn-pool-conv-flatten-dense" => (Sequential(new long[] { 8, 8, 2 },
+            "conv-bn-pool-conv-flatten-dense" => (TestModels.Sequential(new long[] { 8, 8, 2 },
                 ("Conv2D", new JsonObject { ["filters"] = 6, ["kernel_size"] = 3, ["padding"] = "same", ["activation"] = "relu" }),
                 ("BatchNormalization", new JsonObject()),
                 ("Activation", new JsonObject { ["activation"] = "sigmoid" }),
@@ -156,17 +156,17 @@ public sealed class DeleteChannelsTests
                 ("Conv2D", new JsonObject { ["filters"] = 4, ["kernel_size"] = 3 }),
                 ("Flatten", new JsonObject()),
                 ("Dense", new JsonObject { ["units"] = 3 })), "l0", new[] { 0, 2, 5 }, new long[] { 8, 8, 2 }),
-            "depthwise-biased" => (Sequential(new long[] { 7, 7, 1 },
+            "depthwise-biased" => (TestModels.Sequential(new long[] { 7, 7, 1 },
                 ("Conv2D", new JsonObject { ["filters"] = 4, ["kernel_size"] = 3 }),
                 ("DepthwiseConv2D", new JsonObject { ["kernel_size"] = 3, ["depth_multiplier"] = 2 }),
                 ("GlobalAveragePooling2D", new JsonObject()),
                 ("Dense", new JsonObject { ["units"] = 2 })), "l0", new[] { 2 }, new long[] { 7, 7, 1 }),
-            "channels-first" => (Sequential(new long[] { 2, 6, 6 },
+            "channels-first" => (TestModels.Sequential(new long[] { 2, 6, 6 },
                 ("Conv2D", new JsonObject { ["filters"] = 5, ["kernel_size"] = 3, ["data_format"] = "channels_first", ["activation"] = "tanh" }),
                 ("Flatten", new JsonObject()),
                 ("Dense", new JsonObject { ["units"] = 2 })), "l0", new[] { 1, 3 }, new long[] { 2, 6, 6 }),
             "concatenate" => (ConcatModel(), "a", new[] { 1 }, new long[] { 4 }),
-            "depthwise" => (Sequential(new long[] { 7, 7, 1 },
+            "depthwise" => (TestModels.Sequential(new long[] { 7, 7, 1 },
                 ("Conv2D", new JsonObject { ["filters"] = 4, ["kernel_size"] = 3 }),
                 ("DepthwiseConv2D", new JsonObject { ["kernel_size"] = 3, ["depth_multiplier"] = 2, ["use_bias"] = false }),
                 ("GlobalAveragePooling2D", new JsonObject()),
@@ -191,11 +191,11 @@ public sealed class DeleteChannelsTests
     public void MaxDifference_BatchNormConstantIsFoldedAndBorderEffectsAreReported()
     {
         JsonObject Conv() => new() { ["filters"] = 4, ["kernel_size"] = 3, ["activation"] = "relu" };
-        using var plain = KerasFile.CreateFromArchitecture(Sequential(new long[] { 6, 6, 1 }, ("Conv2D", Conv()), ("Flatten", new JsonObject()), ("Dense", new JsonObject { ["units"] = 2 })), seed: 1);
-        using var withBn = KerasFile.CreateFromArchitecture(Sequential(new long[] { 6, 6, 1 }, ("Conv2D", Conv()), ("BatchNormalization", new JsonObject()), ("Flatten", new JsonObject()), ("Dense", new JsonObject { ["units"] = 2 })), seed: 1);
+        using var plain = KerasFile.CreateFromArchitecture(TestModels.Sequential(new long[] { 6, 6, 1 }, ("Conv2D", Conv()), ("Flatten", new JsonObject()), ("Dense", new JsonObject { ["units"] = 2 })), seed: 1);
+        using var withBn = KerasFile.CreateFromArchitecture(TestModels.Sequential(new long[] { 6, 6, 1 }, ("Conv2D", Conv()), ("BatchNormalization", new JsonObject()), ("Flatten", new JsonObject()), ("Dense", new JsonObject { ["units"] = 2 })), seed: 1);
         var same = Conv();
         same["padding"] = "same";
-        using var border = KerasFile.CreateFromArchitecture(Sequential(new long[] { 6, 6, 1 }, ("Conv2D", Conv()), ("BatchNormalization", new JsonObject()), ("Conv2D", same), ("Flatten", new JsonObject()), ("Dense", new JsonObject { ["units"] = 2 })), seed: 1);
+        using var border = KerasFile.CreateFromArchitecture(TestModels.Sequential(new long[] { 6, 6, 1 }, ("Conv2D", Conv()), ("BatchNormalization", new JsonObject()), ("Conv2D", same), ("Flatten", new JsonObject()), ("Dense", new JsonObject { ["units"] = 2 })), seed: 1);
         ReferenceModels.Randomize(plain, 2);
         ReferenceModels.Randomize(withBn, 2);
         ReferenceModels.Randomize(border, 2);
@@ -216,7 +216,7 @@ public sealed class DeleteChannelsTests
     [Fact]
     public void DeleteChannels_LstmAndBatchNorm_SliceGateBlocksAndStatistics()
     {
-        using var model = KerasFile.CreateFromArchitecture(Sequential(new long[] { 6, 3 },
+        using var model = KerasFile.CreateFromArchitecture(TestModels.Sequential(new long[] { 6, 3 },
             ("LSTM", new JsonObject { ["units"] = 5, ["return_sequences"] = true }),
             ("BatchNormalization", new JsonObject()),
             ("LSTM", new JsonObject { ["units"] = 3 })), seed: 8);
@@ -282,7 +282,7 @@ public sealed class DeleteChannelsTests
     [InlineData("l1", new[] { 0 }, "has no channels")]
     public void DeleteChannels_InvalidJob_FailsWhenAdded(string layer, int[] channels, string message)
     {
-        using var model = KerasFile.CreateFromArchitecture(Sequential(new long[] { 4 }, ("Dense", new JsonObject { ["units"] = 5 }), ("Dropout", new JsonObject { ["rate"] = 0.5 })), seed: 1);
+        using var model = KerasFile.CreateFromArchitecture(TestModels.Sequential(new long[] { 4 }, ("Dense", new JsonObject { ["units"] = 5 }), ("Dropout", new JsonObject { ["rate"] = 0.5 })), seed: 1);
 
         var e = Assert.Throws<SurgeonException>(() => new ModelSurgeon(model).DeleteChannels(layer, channels));
 
@@ -292,24 +292,11 @@ public sealed class DeleteChannelsTests
     [Fact]
     public void DeleteChannels_BeforeEmbeddingLikeUnsupportedLayer_NamesIt()
     {
-        using var model = KerasFile.CreateFromArchitecture(Sequential(new long[] { 4 }, ("Dense", new JsonObject { ["units"] = 4 }), ("Softmax", new JsonObject { ["axis"] = -1 })), seed: 1);
+        using var model = KerasFile.CreateFromArchitecture(TestModels.Sequential(new long[] { 4 }, ("Dense", new JsonObject { ["units"] = 4 }), ("Softmax", new JsonObject { ["axis"] = -1 })), seed: 1);
 
         var e = Assert.Throws<SurgeonException>(() => new ModelSurgeon(model).DeleteChannels("l0", new[] { 1 }).Operate());
 
         Assert.Contains("'l1' (Softmax)", e.Message);
-    }
-
-    private static string Sequential(long[] inputShape, params (string Class, JsonObject Config)[] layers)
-    {
-        var input = new JsonArray { null };
-        foreach (var d in inputShape) input.Add(d);
-        var list = new JsonArray { new JsonObject { ["class_name"] = "InputLayer", ["config"] = new JsonObject { ["batch_input_shape"] = input, ["name"] = "in" } } };
-        for (var i = 0; i < layers.Length; i++)
-        {
-            layers[i].Config["name"] = $"l{i}";
-            list.Add(new JsonObject { ["class_name"] = layers[i].Class, ["config"] = layers[i].Config });
-        }
-        return new JsonObject { ["class_name"] = "Sequential", ["config"] = new JsonObject { ["name"] = "s", ["layers"] = list } }.ToJsonString();
     }
 
     private static string ConcatModel() => """

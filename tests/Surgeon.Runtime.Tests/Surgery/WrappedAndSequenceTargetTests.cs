@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Surgeon.Runtime.Tests.Forward;
+using Surgeon.Runtime.Tests.Infrastructure;
 using static TorchSharp.torch;
 
 namespace Surgeon.Runtime.Tests.Surgery;
@@ -11,19 +12,6 @@ namespace Surgeon.Runtime.Tests.Surgery;
 /// </summary>
 public sealed class WrappedAndSequenceTargetTests
 {
-    private static string Sequential(long[] inputShape, params (string Class, JsonObject Config)[] layers)
-    {
-        var input = new JsonArray { null };
-        foreach (var d in inputShape) input.Add(d);
-        var list = new JsonArray { new JsonObject { ["class_name"] = "InputLayer", ["config"] = new JsonObject { ["batch_input_shape"] = input, ["name"] = "in" } } };
-        for (var i = 0; i < layers.Length; i++)
-        {
-            layers[i].Config["name"] = $"l{i}";
-            list.Add(new JsonObject { ["class_name"] = layers[i].Class, ["config"] = layers[i].Config });
-        }
-        return new JsonObject { ["class_name"] = "Sequential", ["config"] = new JsonObject { ["name"] = "s", ["layers"] = list } }.ToJsonString();
-    }
-
     private static JsonObject Wrap(string cls, JsonObject config) => new() { ["layer"] = new JsonObject { ["class_name"] = cls, ["config"] = config } };
 
     private static KerasModel Create(string json)
@@ -47,7 +35,7 @@ public sealed class WrappedAndSequenceTargetTests
     [Fact]
     public void Embedding_LosesOutputDimColumns_AndStaysExact()
     {
-        using var model = Create(Sequential(new long[] { 5 },
+        using var model = Create(TestModels.Sequential(new long[] { 5 },
             ("Embedding", new JsonObject { ["input_dim"] = 10, ["output_dim"] = 6, ["input_length"] = 5 }),
             ("Flatten", new JsonObject()),
             ("Dense", new JsonObject { ["units"] = 2 })));
@@ -70,7 +58,7 @@ public sealed class WrappedAndSequenceTargetTests
     [Fact]
     public void ConvLstm2D_SlicesGateBlocksAndRecurrentInputs_AndConsumesATimeDistributedConv()
     {
-        using var model = Create(Sequential(new long[] { 3, 7, 7, 2 },
+        using var model = Create(TestModels.Sequential(new long[] { 3, 7, 7, 2 },
             ("TimeDistributed", Wrap("Conv2D", new JsonObject { ["filters"] = 4, ["kernel_size"] = 3, ["activation"] = "relu" })),
             ("ConvLSTM2D", new JsonObject { ["filters"] = 3, ["kernel_size"] = 3, ["return_sequences"] = false }),
             ("Flatten", new JsonObject()),
@@ -108,7 +96,7 @@ public sealed class WrappedAndSequenceTargetTests
         var lstm = new JsonObject { ["units"] = 4, ["return_sequences"] = true };
         var wrapper = Wrap("LSTM", lstm);
         wrapper["merge_mode"] = mergeMode;
-        using var model = Create(Sequential(new long[] { 5, 3 }, ("Bidirectional", wrapper), ("Dense", new JsonObject { ["units"] = 2 })));
+        using var model = Create(TestModels.Sequential(new long[] { 5, 3 }, ("Bidirectional", wrapper), ("Dense", new JsonObject { ["units"] = 2 })));
 
         using var result = new ModelSurgeon(model).DeleteChannels("l0", new[] { 0, 2 }).Operate();
 
@@ -134,7 +122,7 @@ public sealed class WrappedAndSequenceTargetTests
     public void BidirectionalAndTimeDistributed_AsConsumers_StayExact()
     {
         var gru = new JsonObject { ["units"] = 3, ["return_sequences"] = true };
-        using var model = Create(Sequential(new long[] { 4, 3 },
+        using var model = Create(TestModels.Sequential(new long[] { 4, 3 },
             ("TimeDistributed", Wrap("Dense", new JsonObject { ["units"] = 5, ["activation"] = "tanh" })),
             ("Bidirectional", Wrap("GRU", gru)),
             ("TimeDistributed", Wrap("Dense", new JsonObject { ["units"] = 6 })),
@@ -154,7 +142,7 @@ public sealed class WrappedAndSequenceTargetTests
     [Fact]
     public void EmbeddingAsConsumer_AndTimeDistributedBatchNorm_AreRefusedByName()
     {
-        using var model = Create(Sequential(new long[] { 4, 3 },
+        using var model = Create(TestModels.Sequential(new long[] { 4, 3 },
             ("TimeDistributed", Wrap("Dense", new JsonObject { ["units"] = 5 })),
             ("TimeDistributed", Wrap("BatchNormalization", new JsonObject())),
             ("Flatten", new JsonObject()),
