@@ -58,6 +58,19 @@ internal abstract class TrainOp(KerasLayer layer)
     }
 }
 
+/// <summary>
+/// A weightless layer run by its inference kernel (pooling and global pooling): the same code as the forward pass,
+/// differentiable as it stands, so the two cannot drift apart.
+/// </summary>
+internal sealed class KernelOp(KerasLayer layer) : TrainOp(layer)
+{
+    private static readonly ForwardContext s_context = new(false, 2);
+    private readonly LayerKernel _kernel = KernelFactory.Create(layer, s_context);
+
+    public override Tensor Forward(IReadOnlyList<Tensor> inputs, StepContext context) =>
+        _kernel.Forward(new KernelInputs(inputs.ToArray(), new Tensor?[inputs.Count]), s_context).Tensors[0];
+}
+
 /// <summary>A layer whose output is <c>activation(pre(x))</c>, where the activation may be the final softmax.</summary>
 internal abstract class ActivatedOp(KerasLayer layer) : TrainOp(layer)
 {

@@ -109,8 +109,7 @@ internal sealed class TrainableGraph
         "UpSampling1D" or "UpSampling2D" or "UpSampling3D" => new UpSamplingOp(layer),
         "Add" or "Subtract" or "Multiply" or "Average" or "Maximum" or "Minimum" => new MergeOp(layer),
         "Concatenate" => new ConcatenateOp(layer),
-        _ when layer.ClassName.Contains("Pool", StringComparison.Ordinal) && layer.ClassName.StartsWith("Global", StringComparison.Ordinal) => new GlobalPoolingOp(layer),
-        _ when layer.ClassName.Contains("Pool", StringComparison.Ordinal) => new PoolingOp(layer),
+        _ when layer.ClassName.Contains("Pool", StringComparison.Ordinal) => new KernelOp(layer),
         _ => new ConvOp(layer, p),
     };
 
