@@ -123,7 +123,7 @@ public sealed class ModelRunner : IDisposable
         foreach (var name in capture ?? Enumerable.Empty<string>())
         {
             if (_model.FindLayer(name) is null)
-                throw new KeyNotFoundException($"Model '{_model.Name}' has no layer named '{name}'.{LayerNames.Suggest(name, _model.Layers.Select(l => l.Name))}");
+                throw new KeyNotFoundException(_model.NoLayerMessage(name));
         }
         if (requiresGrad) return Run(inputs, capture);
         using var _ = no_grad();

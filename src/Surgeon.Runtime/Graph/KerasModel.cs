@@ -95,8 +95,12 @@ public sealed class KerasModel : IDisposable
 
     /// <summary>The layer called <paramref name="name"/>.</summary>
     /// <exception cref="KeyNotFoundException">No layer has that name; the message lists close names.</exception>
-    public KerasLayer this[string name] => FindLayer(name) ?? throw new KeyNotFoundException(
-        $"Model '{Name}' has no layer named '{name}'.{LayerNames.Suggest(name, _byName.Keys)}");
+    public KerasLayer this[string name] => FindLayer(name) ?? throw new KeyNotFoundException(NoLayerMessage(name));
+
+    /// <summary>The layer called <paramref name="name"/>, or a <see cref="SurgeonException"/> naming the model and suggesting a close name.</summary>
+    internal KerasLayer RequireLayer(string name) => FindLayer(name) ?? throw new SurgeonException(NoLayerMessage(name));
+
+    internal string NoLayerMessage(string name) => $"Model '{Name}' has no layer named '{name}'.{LayerNames.Suggest(name, _byName.Keys)}";
 
     /// <summary>The layer called <paramref name="name"/>, or null.</summary>
     public KerasLayer? FindLayer(string name) => _byName.TryGetValue(name, out var layer) ? layer : null;

@@ -44,7 +44,7 @@ public static class Apoz
     public static string FindActivationLayer(KerasModel model, string layer)
     {
         ArgumentNullException.ThrowIfNull(model);
-        var current = model.FindLayer(layer) ?? throw new SurgeonException($"Model '{model.Name}' has no layer named '{layer}'.{LayerNames.Suggest(layer, model.Layers.Select(l => l.Name))}");
+        var current = model.RequireLayer(layer);
         while (true)
         {
             if (IsActivation(current)) return current.Name;
@@ -82,7 +82,7 @@ public static class Apoz
     public static double[] Compute(KerasModel model, string layer, IEnumerable<IReadOnlyList<Tensor>> batches, IProgress<DataProgress>? progress = null, CancellationToken cancellation = default)
     {
         ArgumentNullException.ThrowIfNull(batches);
-        var target = model.FindLayer(layer) ?? throw new SurgeonException($"Model '{model.Name}' has no layer named '{layer}'.{LayerNames.Suggest(layer, model.Layers.Select(l => l.Name))}");
+        var target = model.RequireLayer(layer);
         var activation = FindActivationLayer(model, layer);
         using var runner = ModelRunner.Create(model);
         Tensor? zeros = null;

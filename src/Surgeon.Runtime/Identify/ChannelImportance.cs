@@ -111,7 +111,7 @@ public static class ChannelImportance
     private static KerasLayer Target(KerasModel model, string layer)
     {
         ArgumentNullException.ThrowIfNull(model);
-        var target = model.FindLayer(layer) ?? throw new SurgeonException($"Model '{model.Name}' has no layer named '{layer}'.{LayerNames.Suggest(layer, model.Layers.Select(l => l.Name))}");
+        var target = model.RequireLayer(layer);
         if (ChannelDeletion.ChannelCount(target) is null)
             throw new SurgeonException($"Layer '{layer}' ({target.ClassName}) has no channels to rank: only layers with units or filters do.");
         return target;

@@ -164,7 +164,7 @@ public static class ChannelSelection
         var ignored = options.Ignored.ToHashSet(StringComparer.Ordinal);
         foreach (var (layer, scores) in importance)
         {
-            var target = model.FindLayer(layer) ?? throw new SurgeonException($"Model '{model.Name}' has no layer named '{layer}'.{LayerNames.Suggest(layer, model.Layers.Select(l => l.Name))}");
+            var target = model.RequireLayer(layer);
             if (ChannelDeletion.ChannelCount(target) is not { } count) throw new SurgeonException($"Layer '{layer}' ({target.ClassName}) has no channels to select.");
             if (scores.Length != count) throw new SurgeonException($"Layer '{layer}' has {count} channels but {scores.Length} importance scores were given.");
         }

@@ -57,7 +57,7 @@ public sealed class ModelSurgeon
     {
         ArgumentNullException.ThrowIfNull(layer);
         ArgumentNullException.ThrowIfNull(channels);
-        var target = Find(layer);
+        var target = _model.RequireLayer(layer);
         var count = ChannelDeletion.ChannelCount(target)
             ?? throw new SurgeonException($"Layer '{layer}' ({target.ClassName}) has no channels to delete: only layers with units or filters (Dense, convolutions, recurrent layers, Embedding, and those wrapped in Bidirectional or TimeDistributed) do.");
         var list = channels.ToArray();
@@ -76,9 +76,6 @@ public sealed class ModelSurgeon
         _deletions[calls is null ? layer : Split(target, calls, "delete_channels")] = list.Order().ToArray();
         return this;
     }
-
-    private KerasLayer Find(string layer) => _model.FindLayer(layer)
-        ?? throw new SurgeonException($"Model '{_model.Name}' has no layer named '{layer}'.{LayerNames.Suggest(layer, _model.Layers.Select(l => l.Name))}");
 
     /// <summary>The validated node indices of a job, or null when it covers every call of the layer.</summary>
     private static int[]? Calls(KerasLayer target, IEnumerable<int>? nodeIndices, string job)
@@ -127,7 +124,7 @@ public sealed class ModelSurgeon
     public ModelSurgeon DeleteLayer(string layer, IEnumerable<int>? nodeIndices = null)
     {
         ArgumentNullException.ThrowIfNull(layer);
-        var target = Find(layer);
+        var target = _model.RequireLayer(layer);
         var calls = Calls(target, nodeIndices, "DeleteLayer");
         Claim(target, calls);
         _deletedLayers.Add(calls is null ? layer : Split(target, calls, "deleted"));
@@ -167,7 +164,7 @@ public sealed class ModelSurgeon
     {
         ArgumentNullException.ThrowIfNull(layer);
         ArgumentNullException.ThrowIfNull(newLayer);
-        var target = Find(layer);
+        var target = _model.RequireLayer(layer);
         if (kind != LayerEditKind.InsertAfter && target.ClassName == "InputLayer")
             throw new SurgeonException($"Layer '{layer}' is an input layer; a layer can only be inserted after it.");
         var calls = Calls(target, nodeIndices, kind == LayerEditKind.Replace ? "ReplaceLayer" : "InsertLayer");
