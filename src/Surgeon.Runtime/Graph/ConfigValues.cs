@@ -8,6 +8,13 @@ internal static class ConfigValues
     /// <summary>The node's string value, or null when it is absent or not a string.</summary>
     public static string? AsString(this JsonNode? n) => n is JsonValue v && v.TryGetValue(out string? s) ? s : null;
 
+    /// <summary>
+    /// The layer a wrapper (Bidirectional, TimeDistributed) holds under <paramref name="key"/>: its class name and config
+    /// (not copied), or null when the entry has no class_name and config object.
+    /// </summary>
+    public static (string ClassName, JsonObject Config)? Wrapped(JsonObject config, string key) =>
+        config[key] is JsonObject inner && inner["class_name"].AsString() is { } cls && inner["config"] is JsonObject innerConfig ? (cls, innerConfig) : null;
+
     public static int? Int(JsonObject c, params string[] keys)
     {
         foreach (var k in keys)

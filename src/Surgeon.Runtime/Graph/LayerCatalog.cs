@@ -85,15 +85,13 @@ public static class LayerCatalog
                 return WithBias("kernel", "recurrent_kernel");
             case "Bidirectional":
                 {
-                    if (config["layer"] is not JsonObject inner || inner["class_name"].AsString() is not { } innerClass
-                        || inner["config"] is not JsonObject innerConfig || VariableNames(innerClass, innerConfig) is not { } innerNames)
+                    if (ConfigValues.Wrapped(config, "layer") is not var (innerClass, innerConfig) || VariableNames(innerClass, innerConfig) is not { } innerNames)
                         return null;
                     return innerNames.Select(n => "forward/" + n).Concat(innerNames.Select(n => "backward/" + n)).ToArray();
                 }
             case "TimeDistributed":
                 {
-                    if (config["layer"] is not JsonObject inner || inner["class_name"].AsString() is not { } innerClass
-                        || inner["config"] is not JsonObject innerConfig)
+                    if (ConfigValues.Wrapped(config, "layer") is not var (innerClass, innerConfig))
                         return null;
                     return VariableNames(innerClass, innerConfig);
                 }

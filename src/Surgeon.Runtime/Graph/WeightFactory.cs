@@ -238,12 +238,10 @@ internal static class WeightFactory
         }
     }
 
-    /// <summary>A tensor initialised by a Keras initializer config (a name string or {class_name, config}).</summary>
     private static (string ClassName, JsonObject Config) Wrapped(JsonObject c, string key, string layer) =>
-        c[key] is JsonObject inner && inner["class_name"] is JsonValue v && v.TryGetValue(out string? cls) && inner["config"] is JsonObject config
-            ? (cls, config)
-            : throw new SurgeonException($"Cannot create weights for layer '{layer}': its '{key}' config has no class_name and config.");
+        ConfigValues.Wrapped(c, key) ?? throw new SurgeonException($"Cannot create weights for layer '{layer}': its '{key}' config has no class_name and config.");
 
+    /// <summary>A tensor initialised by a Keras initializer config (a name string or {class_name, config}).</summary>
     internal static Tensor Create(JsonNode? init, long[] shape, Generator generator)
     {
         var name = init.AsString() ?? (init as JsonObject)?["class_name"].AsString() ?? "GlorotUniform";

@@ -136,8 +136,7 @@ public static class ChannelImportance
     /// <summary>The layer's kernels as (channels, everything else) matrices, one per kernel (both directions of a Bidirectional).</summary>
     private static IEnumerable<Tensor> ChannelRows(KerasLayer layer, int count)
     {
-        var cls = layer.ClassName is "Bidirectional" or "TimeDistributed" && layer.ConfigNode["layer"] is JsonObject inner
-            ? inner["class_name"].AsString() ?? "" : layer.ClassName;
+        var cls = layer.ClassName is "Bidirectional" or "TimeDistributed" ? ConfigValues.Wrapped(layer.ConfigNode, "layer")?.ClassName ?? "" : layer.ClassName;
         var prefixes = layer.ClassName == "Bidirectional" ? new[] { "forward/", "backward/" } : new[] { "" };
         foreach (var prefix in prefixes)
         {

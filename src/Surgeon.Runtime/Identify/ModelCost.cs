@@ -116,7 +116,7 @@ public sealed class ModelCost
                 }
             case "Bidirectional" or "TimeDistributed":
                 {
-                    if (c["layer"] is not JsonObject inner || inner["class_name"].AsString() is not { } innerClass || inner["config"] is not JsonObject innerConfig) return null;
+                    if (Wrapped(c, "layer") is not var (innerClass, innerConfig)) return null;
                     if (cls == "Bidirectional")
                     {
                         var one = CallMacs(innerClass, innerConfig, inputs, outputs);

@@ -93,10 +93,9 @@ internal static class ChannelDeletion
         _ => null,
     };
 
-    /// <summary>A wrapper's inner layer (class and config, not copied), or nulls.</summary>
+    /// <summary>A wrapper's inner layer (class and config, not copied), or a null class and an empty config.</summary>
     private static (string? ClassName, JsonObject Config) Wrapped(JsonObject config, string key) =>
-        config[key] is JsonObject inner && inner["config"] is JsonObject innerConfig && inner["class_name"] is JsonValue v && v.TryGetValue(out string? cls)
-            ? (cls, innerConfig) : (null, new JsonObject());
+        ConfigValues.Wrapped(config, key) is var (cls, inner) ? (cls, inner) : (null, new JsonObject());
 
     /// <summary>
     /// Where deleted <paramref name="channels"/> sit in output <paramref name="tensorIndex"/> (of rank

@@ -12,8 +12,8 @@ internal static class WrappedLayer
     /// <summary>The wrapped layer's class name and config (a copy) under <paramref name="key"/>, or an error naming the wrapper.</summary>
     public static (string ClassName, JsonObject Config) Read(KerasLayer wrapper, string key)
     {
-        if (wrapper.ConfigNode[key] is not JsonObject inner || inner["class_name"].AsString() is not { } cls || inner["config"] is not JsonObject config)
-            throw new SurgeonException($"Layer '{wrapper.Name}' ({wrapper.ClassName}) has no readable '{key}' config (class_name and config).");
+        var (cls, config) = ConfigValues.Wrapped(wrapper.ConfigNode, key)
+            ?? throw new SurgeonException($"Layer '{wrapper.Name}' ({wrapper.ClassName}) has no readable '{key}' config (class_name and config).");
         return (cls, (JsonObject)config.DeepClone());
     }
 
