@@ -111,8 +111,7 @@ public static class Apoz
                 progress?.Report(new DataProgress(++count, samples));
             }
             if (zeros is null || rows == 0) throw new SurgeonException($"APoZ of layer '{layer}': the data set is empty.");
-            using var cpu = zeros.to_type(ScalarType.Float64).cpu();
-            return cpu.data<double>().ToArray().Select(z => z / rows).ToArray();
+            return TensorValues.ToDoubles(zeros).Select(z => z / rows).ToArray();
         }
         finally
         {

@@ -34,7 +34,7 @@ public static class ChannelImportance
             {
                 var gamma = current.FindWeight("gamma")
                     ?? throw new SurgeonException($"BatchNormalization layer '{current.Name}' after layer '{layer}' has no scale (scale=False); its channels all weigh the same.");
-                return Doubles(gamma.Value.abs());
+                return TensorValues.ToDoubles(gamma.Value.abs());
             }
             if (current.ClassName is not ("Activation" or "ReLU" or "LeakyReLU" or "PReLU" or "ELU" or "Dropout" or "SpatialDropout1D" or "SpatialDropout2D" or "SpatialDropout3D"))
                 throw new SurgeonException($"Layer '{current.Name}' ({current.ClassName}) lies between layer '{layer}' and any BatchNormalization; the BatchNormalization-scale criterion needs one right after it.");
@@ -85,7 +85,7 @@ public static class ChannelImportance
                 for (var i = 0; i < names.Length; i++)
                 {
                     // (Not sum(0): a literal 0 converts to the ScalarType overload and sums everything.)
-                    var perChannel = Doubles(g[names[i]].abs().sum(new long[] { 0 }));
+                    var perChannel = TensorValues.ToDoubles(g[names[i]].abs().sum(new long[] { 0 }));
                     for (var c = 0; c < perChannel.Length; c++) sums[i][c] += perChannel[c];
                 }
             }
@@ -130,7 +130,7 @@ public static class ChannelImportance
             total = total is null ? part : total + part;
         }
         if (total is null) throw new SurgeonException($"Layer '{layer}' ({target.ClassName}) has no kernel to take norms of.");
-        return Doubles(p == 1 ? total : total.sqrt());
+        return TensorValues.ToDoubles(p == 1 ? total : total.sqrt());
     }
 
     /// <summary>The layer's kernels as (channels, everything else) matrices, one per kernel (both directions of a Bidirectional).</summary>
@@ -170,11 +170,5 @@ public static class ChannelImportance
     {
         var w = layer.FindWeight(weight)?.Value ?? throw new SurgeonException($"Layer '{layer.Name}' ({layer.ClassName}) has no weight '{weight}'.");
         return w.movedim(new long[] { axis }, new long[] { 0 }).reshape(count, -1);
-    }
-
-    private static double[] Doubles(Tensor t)
-    {
-        using var cpu = t.detach().to_type(ScalarType.Float64).cpu();
-        return cpu.data<double>().ToArray();
     }
 }

@@ -725,7 +725,7 @@ internal static class ChannelDeletion
                         }
                         if (layer.FindWeight("bias") is { } bias)
                         {
-                            var b = bias.Value.to_type(ScalarType.Float64).cpu().data<double>().ToArray();
+                            var b = TensorValues.ToDoubles(bias.Value);
                             for (var i = 0; i < constants.Length; i++) if (!mask[i]) constants[i] += b[i];
                         }
                         Slice(layer, "bias", -1, expanded);
@@ -769,8 +769,7 @@ internal static class ChannelDeletion
                         {
                             // Whole groups go: the others keep their statistics (exact). A removed group of constants
                             // normalises to (c - mean) / sqrt(var + eps) * gamma + beta per channel.
-                            double[] Read(string w, double dflt) => layer.FindWeight(w) is { } x ? x.Value.to_type(ScalarType.Float64).cpu().data<double>().ToArray() : Enumerable.Repeat(dflt, d.Keep.Length).ToArray();
-                            var (gamma, beta) = (Read("gamma", 1), Read("beta", 0));
+                            var (gamma, beta, _, _) = NormalizationStatistics(layer, d.Keep.Length);
                             var epsilon = layer.ConfigNode["epsilon"] is JsonValue ev && ev.TryGetValue(out double eps) ? eps : 1e-3;
                             for (var g = 0; g < groups; g++)
                             {
@@ -811,7 +810,7 @@ internal static class ChannelDeletion
                         var perChannel = alpha.shape[^1] != 1;
                         var a = alpha.reshape(-1, alpha.shape[^1]);
                         if (d.HasConstants && a.shape[0] != 1) NoteInexact(layer, "its alpha varies over positions while a deleted channel carries a constant");
-                        var alphas = a[0].to_type(ScalarType.Float64).cpu().data<double>().ToArray();
+                        var alphas = TensorValues.ToDoubles(a[0]);
                         var constants = d.Constants.Select((c, k) => c >= 0 ? c : alphas[perChannel ? k : 0] * c).ToArray();
                         if (perChannel) Slice(layer, "alpha", -1, keep);
                         return d with { Constants = constants };
@@ -830,8 +829,8 @@ internal static class ChannelDeletion
                         using var kernel = Forward.KernelFactory.Create(layer, new Forward.ForwardContext(false, model.Source.KerasMajorVersion is 0 ? 2 : model.Source.KerasMajorVersion));
                         using var values = tensor(d.Constants.Select(v => (float)v).ToArray()).unsqueeze(0);
                         var outputs = kernel.Forward(new Forward.KernelInputs(new[] { values }, new Tensor?[] { null }), new Forward.ForwardContext(false, 2));
-                        using var result = outputs.Tensors[0].to_type(ScalarType.Float64).cpu();
-                        return d with { Constants = result.data<double>().ToArray() };
+                        using var result = outputs.Tensors[0];
+                        return d with { Constants = TensorValues.ToDoubles(result) };
                     }
                 case "ZeroPadding1D" or "ZeroPadding2D" or "ZeroPadding3D":
                     Require(layer, isChannelAxis, "its input's channel axis (it pads the others)");
@@ -958,8 +957,8 @@ internal static class ChannelDeletion
         }
 
         /// <summary>
-        /// A BatchNormalization's gamma, beta, moving mean and variance as doubles (defaults where scale or center is
-        /// off), read to the CPU in one transfer.
+        /// A normalisation layer's gamma, beta, moving mean and variance as doubles, with the identity's values for
+        /// those it does not have (scale or center off; GroupNormalization keeps no moving statistics).
         /// </summary>
         private static (double[] Gamma, double[] Beta, double[] Mean, double[] Variance) NormalizationStatistics(KerasLayer layer, int channels)
         {
@@ -971,23 +970,9 @@ internal static class ChannelDeletion
                     Array.Fill(filled, missing);
                     return filled;
                 }
-                return ReadDoubles(t);
+                return TensorValues.ToDoubles(t);
             }
             return (Read("gamma", 1), Read("beta", 0), Read("moving_mean", 0), Read("moving_variance", 1));
-        }
-
-        /// <summary>A small tensor's values as doubles: read in place for a contiguous float32 CPU tensor, else via a converted copy.</summary>
-        private static double[] ReadDoubles(Tensor t)
-        {
-            if (t.device_type == TorchSharp.DeviceType.CPU && t.dtype == ScalarType.Float32 && t.is_contiguous())
-            {
-                var values = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(t.bytes);
-                var result = new double[values.Length];
-                for (var i = 0; i < values.Length; i++) result[i] = values[i];
-                return result;
-            }
-            using var converted = t.to_type(ScalarType.Float64).cpu();
-            return converted.data<double>().ToArray();
         }
 
         /// <summary>A managed form of the layer's activation when it is one of the common ones (null otherwise).</summary>
@@ -1085,7 +1070,7 @@ internal static class ChannelDeletion
             var channelsFirstFlatten = ChannelsFirst(config) && shape.Length > leading + 1;
             using var flatKeep = (channelsFirstFlatten ? keepFlags.permute(permutation) : keepFlags).reshape(-1).contiguous();
             using var flatConst = (channelsFirstFlatten ? constValues.permute(permutation) : constValues).reshape(-1).contiguous();
-            return new Deletion(leading, flatKeep.data<bool>().ToArray(), flatConst.data<double>().ToArray());
+            return new Deletion(leading, flatKeep.data<bool>().ToArray(), TensorValues.ToDoubles(flatConst));
         }
 
         /// <summary>
@@ -1102,7 +1087,7 @@ internal static class ChannelDeletion
             using var scope = NewDisposeScope();
             var bias = biasName is null ? zeros(count, dtype: ScalarType.Float32) : Edited(layer, biasName).to_type(ScalarType.Float32).cpu().reshape(-1);
             var activated = Forward.Activations.Apply(String(config, "activation"), bias, model.Source.KerasMajorVersion is 0 ? 2 : model.Source.KerasMajorVersion);
-            return new Deletion(OutputChannelAxis(layer, outRank), new bool[count], activated.to_type(ScalarType.Float64).cpu().data<double>().ToArray());
+            return new Deletion(OutputChannelAxis(layer, outRank), new bool[count], TensorValues.ToDoubles(activated));
         }
 
         private static void Require(KerasLayer layer, bool ok, string what)
