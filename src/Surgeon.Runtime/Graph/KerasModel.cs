@@ -100,6 +100,9 @@ public sealed class KerasModel : IDisposable
     /// <summary>The layer called <paramref name="name"/>, or a <see cref="SurgeonException"/> naming the model and suggesting a close name.</summary>
     internal KerasLayer RequireLayer(string name) => FindLayer(name) ?? throw new SurgeonException(NoLayerMessage(name));
 
+    /// <summary>The layers that call on an output of <paramref name="layer"/>, in model order.</summary>
+    internal List<KerasLayer> Consumers(string layer) => Layers.Where(l => l.InboundNodes.Any(n => n.Inputs.Any(i => i.Layer == layer))).ToList();
+
     internal string NoLayerMessage(string name) => $"Model '{Name}' has no layer named '{name}'.{LayerNames.Suggest(name, _byName.Keys)}";
 
     /// <summary>The layer called <paramref name="name"/>, or null.</summary>

@@ -48,7 +48,7 @@ public static class Apoz
         while (true)
         {
             if (IsActivation(current)) return current.Name;
-            var consumers = model.Layers.Where(l => l.InboundNodes.Any(n => n.Inputs.Any(i => i.Layer == current.Name))).ToList();
+            var consumers = model.Consumers(current.Name);
             if (consumers.Count == 0)
                 throw new SurgeonException($"No activation follows layer '{layer}' (the walk ends at '{current.Name}'); APoZ counts zeros after an activation such as ReLU.");
             if (consumers.Count > 1)

@@ -26,7 +26,7 @@ public static class ChannelImportance
         var current = target;
         while (true)
         {
-            var consumers = model.Layers.Where(l => l.InboundNodes.Any(n => n.Inputs.Any(i => i.Layer == current.Name))).ToList();
+            var consumers = model.Consumers(current.Name);
             if (consumers.Count != 1)
                 throw new SurgeonException($"No BatchNormalization follows layer '{layer}' on a single path (the walk stops at '{current.Name}'); the BatchNormalization-scale criterion needs one.");
             current = consumers[0];
