@@ -192,45 +192,43 @@ public sealed class ModelSurgeon
     /// </summary>
     public SurgeryResult Operate()
     {
-        // Jobs on some calls of a shared layer first get their copy of the layer.
         // Node indices are given in the input model's numbering; a split renumbers the calls its layer keeps.
         var splitOff = _splits.GroupBy(x => x.Layer).ToDictionary(g => g.Key, _ => new List<int>());
         int Renumbered(string layer, int call) => splitOff.TryGetValue(layer, out var gone) ? call - gone.Count(g => g < call) : call;
-        var start = _model;
-        try
-        {
-            foreach (var (layer, calls, copy) in _splits)
-            {
-                var next = CallSplitting.Apply(start, layer, calls.Select(c => Renumbered(layer, c)).ToArray(), copy);
-                splitOff[layer].AddRange(calls);
-                if (!ReferenceEquals(start, _model)) start.Dispose();
-                start = next;
-            }
-        }
-        catch
-        {
-            if (!ReferenceEquals(start, _model)) start.Dispose();
-            throw;
-        }
         SurgeryResult? channels = null;
-        if (_deletions.Count > 0 || (_deletedLayers.Count == 0 && _edits.Count == 0))
-        {
-            try
-            {
-                channels = ChannelDeletion.Apply(start, _deletions, Coupling);
-            }
-            finally
-            {
-                if (!ReferenceEquals(start, _model)) start.Dispose();
-            }
-        }
-        if (_deletedLayers.Count == 0 && _edits.Count == 0) return channels!;
-        // Each later step makes a new model from the previous one, which is freed (never the input model).
         var steps = new List<Func<KerasModel, KerasModel>>();
+        // Jobs on some calls of a shared layer first get their copy of the layer.
+        foreach (var (layer, calls, copy) in _splits)
+        {
+            steps.Add(m =>
+            {
+                var next = CallSplitting.Apply(m, layer, calls.Select(c => Renumbered(layer, c)).ToArray(), copy);
+                splitOff[layer].AddRange(calls);
+                return next;
+            });
+        }
+        if (_deletions.Count > 0 || (_deletedLayers.Count == 0 && _edits.Count == 0))
+            steps.Add(m => (channels = ChannelDeletion.Apply(m, _deletions, Coupling)).Model);
         if (_deletedLayers.Count > 0) steps.Add(m => LayerDeletion.Apply(m, _deletedLayers));
-        steps.AddRange(_edits.Select(e => e.Calls is null ? e : e with { Calls = e.Calls.Select(c => Renumbered(e.Target, c)).ToArray() })
-            .Select(e => (Func<KerasModel, KerasModel>)(m => LayerEditing.Apply(m, e))));
-        var model = channels?.Model ?? start;
+        steps.AddRange(_edits.Select(e => (Func<KerasModel, KerasModel>)(m =>
+            LayerEditing.Apply(m, e.Calls is null ? e : e with { Calls = e.Calls.Select(c => Renumbered(e.Target, c)).ToArray() }))));
+        var model = Chain(steps);
+        if (channels is not null && ReferenceEquals(model, channels.Model)) return channels;
+        var changed = (channels?.ChangedLayers ?? Array.Empty<string>()).Concat(_deletedLayers).Concat(_edits.Select(e => e.Target))
+            .Concat(model.Layers.Select(l => l.Name).Where(n => _model.FindLayer(n) is null)).Distinct().Order(StringComparer.Ordinal).ToList();
+        return new SurgeryResult(model, channels?.DeletedChannels ?? new Dictionary<string, int[]>(), changed, channels?.CoupledLayers ?? Array.Empty<string>())
+        {
+            InexactLayers = channels?.InexactLayers ?? Array.Empty<string>(),
+            RemovedLayers = channels?.RemovedLayers ?? Array.Empty<string>(),
+        };
+    }
+    /// <summary>
+    /// Runs <paramref name="steps"/> in order, each making a new model from the previous one, which is then freed (never
+    /// the input model); if a step fails, the model it was given is freed too.
+    /// </summary>
+    private KerasModel Chain(IEnumerable<Func<KerasModel, KerasModel>> steps)
+    {
+        var model = _model;
         try
         {
             foreach (var step in steps)
@@ -245,13 +243,7 @@ public sealed class ModelSurgeon
             if (!ReferenceEquals(model, _model)) model.Dispose();
             throw;
         }
-        var changed = (channels?.ChangedLayers ?? Array.Empty<string>()).Concat(_deletedLayers).Concat(_edits.Select(e => e.Target))
-            .Concat(model.Layers.Select(l => l.Name).Where(n => _model.FindLayer(n) is null)).Distinct().Order(StringComparer.Ordinal).ToList();
-        return new SurgeryResult(model, channels?.DeletedChannels ?? new Dictionary<string, int[]>(), changed, channels?.CoupledLayers ?? Array.Empty<string>())
-        {
-            InexactLayers = channels?.InexactLayers ?? Array.Empty<string>(),
-            RemovedLayers = channels?.RemovedLayers ?? Array.Empty<string>(),
-        };
+        return model;
     }
 }
 
