@@ -105,11 +105,15 @@ internal static class ChannelDeletion
     internal static (int Axis, long[] Indices) ChannelPositions(KerasLayer layer, int rank, int tensorIndex, int[] channels)
     {
         var axis = OutputChannelAxis(layer, rank);
-        var concatenated = layer.ClassName == "Bidirectional" && tensorIndex == 0 && (!layer.ConfigNode.ContainsKey("merge_mode") || String(layer.ConfigNode, "merge_mode") == "concat");
+        var concatenated = tensorIndex == 0 && ConcatenatesDirections(layer);
         var count = ChannelCount(layer) ?? 0;
         var indices = channels.Select(c => (long)c);
         return (axis, (concatenated ? indices.Concat(indices.Select(c => c + count)) : indices).ToArray());
     }
+
+    /// <summary>A Bidirectional whose first output joins its two directions side by side (merge_mode concat, the default).</summary>
+    private static bool ConcatenatesDirections(KerasLayer layer) =>
+        layer.ClassName == "Bidirectional" && (!layer.ConfigNode.ContainsKey("merge_mode") || String(layer.ConfigNode, "merge_mode") == "concat");
 
     /// <summary>The axis (with batch) that holds a layer's output channels.</summary>
     private static int OutputChannelAxis(KerasLayer layer, int rank) => layer.ClassName switch
@@ -539,7 +543,7 @@ internal static class ChannelDeletion
                 // Every output loses the channels (an RNN's states as well as its output); a Bidirectional concatenating
                 // its directions loses them in both halves.
                 var outputs = shapes.OutputShapes(layer.Name, node) ?? new[] { new int?[outRank] };
-                var concatenated = layer.ClassName == "Bidirectional" && (!layer.ConfigNode.ContainsKey("merge_mode") || String(layer.ConfigNode, "merge_mode") == "concat");
+                var concatenated = ConcatenatesDirections(layer);
                 return outputs.Select((shape, t) => (Deletion?)new Deletion(OutputChannelAxis(layer, shape.Length), t == 0 && concatenated ? mask.Concat(mask).ToArray() : mask)).ToArray();
             }
             return new[] { consumed };
