@@ -38,7 +38,12 @@ public sealed class ModelCost
     public static ModelCost Of(KerasModel model)
     {
         ArgumentNullException.ThrowIfNull(model);
-        var shapes = ShapeInference.For(model);
+        return Of(model, ShapeInference.For(model));
+    }
+
+    /// <summary>The cost of <paramref name="model"/> from shapes already inferred (a summary shares its own).</summary>
+    internal static ModelCost Of(KerasModel model, ShapeInference shapes)
+    {
         var layers = model.Layers.Select(l => new LayerCost(l.Name, l.ClassName, l.ParameterCount, LayerMacs(model, shapes, l))).ToList();
         return new ModelCost(layers);
     }

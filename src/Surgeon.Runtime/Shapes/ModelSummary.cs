@@ -66,7 +66,7 @@ public sealed class ModelSummary
     public static ModelSummary Of(KerasModel model)
     {
         var shapes = Shapes.ShapeInference.For(model);
-        var macs = ModelCost.Of(model).Layers.ToDictionary(l => l.Name, l => l.Macs, StringComparer.Ordinal);
+        var macs = ModelCost.Of(model, shapes).Layers.ToDictionary(l => l.Name, l => l.Macs, StringComparer.Ordinal);
         var rows = new List<LayerSummary>();
         foreach (var layer in model.Layers)
         {
