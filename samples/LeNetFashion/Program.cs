@@ -8,10 +8,7 @@ using static Samples.SampleSupport;
 // Usage: LeNetFashion [--full] [--out DIR]
 //   default: a small setting for CI (6,000 training images, 2 epochs, 2 pruning steps);
 //   --full:  60,000 training images, 10 epochs, up to 8 pruning steps of 2 fine-tuning epochs each.
-var full = args.Contains("--full");
-var outIndex = Array.IndexOf(args, "--out");
-var outDir = outIndex >= 0 && outIndex + 1 < args.Length ? args[outIndex + 1] : Path.Combine(AppContext.BaseDirectory, "out");
-Directory.CreateDirectory(outDir);
+var (full, outDir) = Arguments(args);
 var (trainCount, epochs, maxSteps, fineTuneEpochs) = full ? (60_000, 10, 8, 2) : (6_000, 2, 2, 1);
 
 Console.WriteLine($"Fashion-MNIST from {FashionMnist.DefaultDirectory} ({(full ? "full" : "small")} setting)");

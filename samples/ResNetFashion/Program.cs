@@ -10,10 +10,7 @@ using static Samples.SampleSupport;
 // Usage: ResNetFashion [--full] [--out DIR]
 //   default: a small setting for CI (5,000 training images, 1 epoch, 2 steps of 15% with 1 fine-tuning epoch);
 //   --full:  60,000 training images, 4 epochs, 4 steps of 15% with 1 fine-tuning epoch each.
-var full = args.Contains("--full");
-var outIndex = Array.IndexOf(args, "--out");
-var outDir = outIndex >= 0 && outIndex + 1 < args.Length ? args[outIndex + 1] : Path.Combine(AppContext.BaseDirectory, "out");
-Directory.CreateDirectory(outDir);
+var (full, outDir) = Arguments(args);
 var (trainCount, epochs, steps, fraction) = full ? (60_000, 4, 4, 0.15) : (5_000, 1, 2, 0.15);
 
 Console.WriteLine($"Fashion-MNIST from {FashionMnist.DefaultDirectory} ({(full ? "full" : "small")} setting)");

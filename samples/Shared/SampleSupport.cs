@@ -46,6 +46,15 @@ public static class SampleSupport
         return times[times.Count / 2];
     }
 
+    /// <summary>The samples' command line: <c>[--full] [--out DIR]</c> (default: out/ beside the program, created).</summary>
+    public static (bool Full, string OutDir) Arguments(string[] args)
+    {
+        var at = Array.IndexOf(args, "--out");
+        var outDir = at >= 0 && at + 1 < args.Length ? args[at + 1] : Path.Combine(AppContext.BaseDirectory, "out");
+        Directory.CreateDirectory(outDir);
+        return (args.Contains("--full"), outDir);
+    }
+
     public static StepRow Measure(string step, KerasModel model, LabeledImages test, double seconds)
     {
         var cost = ModelCost.Of(model);
