@@ -69,149 +69,58 @@ internal static class Program
             Console.WriteLine(Usage);
             return args.Length == 0 ? 2 : 0;
         }
-        if (args[0] == "forward") return Forward(args[1..]);
-        if (args[0] == "surgery") return Surgery(args[1..]);
-        if (args[0] == "generator") return Generator(args[1..]);
-        if (args[0] != "io")
+#if DEBUG
+        Console.WriteLine("WARNING: this is a Debug build; run with -c Release for meaningful figures.");
+#endif
+        return args[0] switch
         {
-            Console.Error.WriteLine($"Unknown command '{args[0]}'.\n\n{Usage}");
-            return 2;
-        }
-        var repeat = 5;
-        string? keep = null;
-        var check = false;
-        var warmJit = false;
+            "io" => Run(args, new[] { "--check", "--warm-jit" }, new[] { "--repeat", "--keep" },
+                o => IoBenchmark.Run(new IoOptions(o.Repeat ?? 5, o.Last("--keep"), o.Has("--check"), o.Has("--warm-jit")))),
+            "forward" => Run(args, new[] { "--check", "--explain" }, new[] { "--repeat", "--network", "--only" },
+                o => ForwardBenchmark.Run(new ForwardOptions(o.Repeat, o.Has("--check"), o.Networks, o.Last("--only"), o.Has("--explain")))),
+            "surgery" => Run(args, new[] { "--check", "--warm-jit", "--scattered" }, new[] { "--repeat", "--network" },
+                o => SurgeryBenchmark.Run(new SurgeryOptions(o.Repeat ?? 5, o.Has("--check"), o.Has("--warm-jit"), o.Networks, o.Has("--scattered")))),
+            "generator" => Run(args, new[] { "--check", "--compiler" }, new[] { "--repeat" },
+                o => GeneratorBenchmark.Run(new GeneratorOptions(o.Repeat ?? 5, o.Has("--check"), o.Has("--compiler")))),
+            _ => Bad($"Unknown command '{args[0]}'."),
+        };
+    }
+
+    private static int Bad(string message)
+    {
+        Console.Error.WriteLine($"{message}\n\n{Usage}");
+        return 2;
+    }
+
+    /// <summary>Parses a subcommand's <paramref name="flags"/> and options taking a value, then runs it; 2 on a bad argument.</summary>
+    private static int Run(string[] args, string[] flags, string[] valued, Func<Options, int> run)
+    {
+        var options = new Options();
         for (var i = 1; i < args.Length; i++)
         {
-            switch (args[i])
-            {
-                case "--repeat" when i + 1 < args.Length && int.TryParse(args[i + 1], NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n > 0:
-                    repeat = n;
-                    i++;
-                    break;
-                case "--keep" when i + 1 < args.Length:
-                    keep = args[++i];
-                    break;
-                case "--check":
-                    check = true;
-                    break;
-                case "--warm-jit":
-                    warmJit = true;
-                    break;
-                default:
-                    Console.Error.WriteLine($"Bad argument '{args[i]}'.\n\n{Usage}");
-                    return 2;
-            }
+            if (flags.Contains(args[i])) options.Flags.Add(args[i]);
+            else if (valued.Contains(args[i]) && i + 1 < args.Length) options.Values.Add((args[i], args[++i]));
+            else return Bad($"Bad argument '{args[i]}'.");
         }
-#if DEBUG
-        Console.WriteLine("WARNING: this is a Debug build; run with -c Release for meaningful figures.");
-#endif
-        return IoBenchmark.Run(new IoOptions(repeat, keep, check, warmJit));
+        if (options.Last("--repeat") is { } r && (!int.TryParse(r, NumberStyles.None, CultureInfo.InvariantCulture, out var n) || n <= 0))
+            return Bad($"Bad argument '--repeat {r}'.");
+        return run(options);
     }
 
-    private static int Generator(string[] args)
+    /// <summary>A subcommand's parsed command line.</summary>
+    private sealed class Options
     {
-        var repeat = 5;
-        var check = false;
-        var compiler = false;
-        for (var i = 0; i < args.Length; i++)
-        {
-            switch (args[i])
-            {
-                case "--repeat" when i + 1 < args.Length && int.TryParse(args[i + 1], NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n > 0:
-                    repeat = n;
-                    i++;
-                    break;
-                case "--check":
-                    check = true;
-                    break;
-                case "--compiler":
-                    compiler = true;
-                    break;
-                default:
-                    Console.Error.WriteLine($"Bad argument '{args[i]}'.\n\n{Usage}");
-                    return 2;
-            }
-        }
-#if DEBUG
-        Console.WriteLine("WARNING: this is a Debug build; run with -c Release for meaningful figures.");
-#endif
-        return GeneratorBenchmark.Run(new GeneratorOptions(repeat, check, compiler));
-    }
+        public HashSet<string> Flags { get; } = new(StringComparer.Ordinal);
 
-    private static int Surgery(string[] args)
-    {
-        var repeat = 5;
-        List<string>? networks = null;
-        var check = false;
-        var warmJit = false;
-        var scattered = false;
-        for (var i = 0; i < args.Length; i++)
-        {
-            switch (args[i])
-            {
-                case "--repeat" when i + 1 < args.Length && int.TryParse(args[i + 1], NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n > 0:
-                    repeat = n;
-                    i++;
-                    break;
-                case "--network" when i + 1 < args.Length:
-                    (networks ??= new()).Add(args[++i]);
-                    break;
-                case "--warm-jit":
-                    warmJit = true;
-                    break;
-                case "--check":
-                    check = true;
-                    break;
-                case "--scattered":
-                    scattered = true;
-                    break;
-                default:
-                    Console.Error.WriteLine($"Bad argument '{args[i]}'.\n\n{Usage}");
-                    return 2;
-            }
-        }
-#if DEBUG
-        Console.WriteLine("WARNING: this is a Debug build; run with -c Release for meaningful figures.");
-#endif
-        return SurgeryBenchmark.Run(new SurgeryOptions(repeat, check, warmJit, networks, scattered));
-    }
+        public List<(string Name, string Value)> Values { get; } = new();
 
-    private static int Forward(string[] args)
-    {
-        int? repeat = null;
-        List<string>? networks = null;
-        string? only = null;
-        var check = false;
-        var explain = false;
-        for (var i = 0; i < args.Length; i++)
-        {
-            switch (args[i])
-            {
-                case "--repeat" when i + 1 < args.Length && int.TryParse(args[i + 1], NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n > 0:
-                    repeat = n;
-                    i++;
-                    break;
-                case "--network" when i + 1 < args.Length:
-                    (networks ??= new()).Add(args[++i]);
-                    break;
-                case "--only" when i + 1 < args.Length:
-                    only = args[++i];
-                    break;
-                case "--explain":
-                    explain = true;
-                    break;
-                case "--check":
-                    check = true;
-                    break;
-                default:
-                    Console.Error.WriteLine($"Bad argument '{args[i]}'.\n\n{Usage}");
-                    return 2;
-            }
-        }
-#if DEBUG
-        Console.WriteLine("WARNING: this is a Debug build; run with -c Release for meaningful figures.");
-#endif
-        return ForwardBenchmark.Run(new ForwardOptions(repeat, check, networks, only, explain));
+        public bool Has(string flag) => Flags.Contains(flag);
+
+        public string? Last(string option) => Values.LastOrDefault(v => v.Name == option).Value;
+
+        public int? Repeat => Last("--repeat") is { } r ? int.Parse(r, CultureInfo.InvariantCulture) : null;
+
+        /// <summary>Every <c>--network</c> given, or null for all.</summary>
+        public List<string>? Networks => Values.Any(v => v.Name == "--network") ? Values.Where(v => v.Name == "--network").Select(v => v.Value).ToList() : null;
     }
 }
