@@ -6,7 +6,8 @@ namespace Surgeon.Benchmarks;
 /// Entry point: <c>io [--repeat N] [--keep DIR] [--check] [--warm-jit]</c> or
 /// <c>forward [--repeat N] [--network NAME] [--explain] [--only VARIANT] [--check]</c> or
 /// <c>surgery [--repeat N] [--network NAME] [--warm-jit] [--scattered] [--check]</c> or
-/// <c>generator [--repeat N] [--compiler] [--check]</c>; see benchmarks/README.md.
+/// <c>generator [--repeat N] [--compiler] [--check]</c> or <c>training [--repeat N] [--threads N]</c>; see
+/// benchmarks/README.md.
 /// </summary>
 internal static class Program
 {
@@ -59,6 +60,12 @@ internal static class Program
                                   server, and report the generator's time from -p:ReportAnalyzer=true
                 --check           exit with code 1 if a goal is missed (first run in a warm process and with Roslyn
                                   warm < 100 ms, cached rerun adds < 1 ms, reruns all cached)
+
+          training [--repeat N] [--threads N]
+              LeNet (samples/models/lenet.h5) training steps per second on Fashion-MNIST through ModelTrainer, against
+              the same network written by hand in TorchSharp (torch layouts, torch.optim.Adam), batches 32 and 128.
+                --repeat N        timed runs of 100 steps per batch size and side (default 5); medians are printed
+                --threads N       libtorch's thread count (default: libtorch's)
         """;
 
     public static int Main(string[] args)
@@ -82,6 +89,10 @@ internal static class Program
                 o => SurgeryBenchmark.Run(new SurgeryOptions(o.Repeat ?? 5, o.Has("--check"), o.Has("--warm-jit"), o.Networks, o.Has("--scattered")))),
             "generator" => Run(args, new[] { "--check", "--compiler" }, new[] { "--repeat" },
                 o => GeneratorBenchmark.Run(new GeneratorOptions(o.Repeat ?? 5, o.Has("--check"), o.Has("--compiler")))),
+            "training" => Run(args, Array.Empty<string>(), new[] { "--repeat", "--threads" },
+                o => o.Last("--threads") is { } t && (!int.TryParse(t, NumberStyles.None, CultureInfo.InvariantCulture, out var n) || n <= 0)
+                    ? Bad($"Bad argument '--threads {t}'.")
+                    : TrainingBenchmark.Run(new TrainingOptions(o.Repeat ?? 5, o.Last("--threads") is { } th ? int.Parse(th, CultureInfo.InvariantCulture) : null))),
             _ => Bad($"Unknown command '{args[0]}'."),
         };
     }
