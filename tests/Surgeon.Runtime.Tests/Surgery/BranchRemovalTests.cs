@@ -80,6 +80,33 @@ public sealed class BranchRemovalTests
         Assert.True(ya.eq(yb).all().item<bool>());
     }
 
+    [SkippableFact]
+    public void DeleteAllChannels_OracleFunctionalMix_BypassesItsConcatenate_AndReloads()
+    {
+        // The TF.js oracle's functional_mix: concat joins the residual add_res and the 1x1 conv_1x1 branch.
+        var fixture = SharedFixtures.Model("oracle/functional_mix");
+        using var model = KerasFile.Load(fixture.Path);
+        using var dir = new TempDir();
+
+        using var result = new ModelSurgeon(model).DeleteChannels("conv_1x1", new[] { 0, 1, 2, 3 }).Operate();
+        KerasFile.Save(result.Model, dir.File("mix.h5"));
+        KerasFile.Save(result.Model, dir.File("mix.keras"));
+        using var fromH5 = KerasFile.Load(dir.File("mix.h5"));
+        using var fromKeras = KerasFile.Load(dir.File("mix.keras"));
+
+        Assert.Equal(new[] { "concat", "conv_1x1" }, result.RemovedLayers);
+        Assert.Equal("add_res", fromKeras["avgpool"].InboundNodes[0].Inputs[0].Layer);
+        Assert.Equal(new long[] { 8, 5 }, fromKeras["predictions"].FindWeight("kernel")!.Value.shape);
+        Assert.True(result.MaxDifference(model) <= 1e-5, $"max |diff| {result.MaxDifference(model)}");
+        Assert.Null(ModelComparison.FindDifference(result.Model, fromH5));
+        using var x = rand(new long[] { 2, 16, 16, 3 }, generator: new Generator(9));
+        using var a = ModelRunner.Create(result.Model);
+        using var b = ModelRunner.Create(fromKeras);
+        using var ya = a.Predict(x);
+        using var yb = b.Predict(x);
+        Assert.True(ya.eq(yb).all().item<bool>());
+    }
+
     [Fact]
     public void DeleteAllChannels_FromTheWholeModelOutput_FailsWhenAdded()
     {
